@@ -1,0 +1,32 @@
+#pragma once
+/** @file The GLM log density and its analytic gradient on the CPU (the reference for every other
+ *  backend): η = Xβ + Zu + offset with X dense column-major and Z sparse (CSR; Zᵀ as its own CSR),
+ *  the per-observation family math of kernels/glm_family.cuh, the group-effect chain rule of
+ *  kernels/group_effects.cuh, and the model's priors and transforms. */
+
+#include <memory>
+#include <vector>
+
+#include "backend/cpu/cpu_backend.hpp"
+#include "hbglm/model.hpp"
+
+namespace hbglm::detail {
+
+/** log p(q | y) + gradient for a model. Holds scratch buffers: one instance per chain. */
+class glm_cpu_density final : public log_density_function {
+ public:
+  explicit glm_cpu_density(std::shared_ptr<const model> m);
+  std::size_t dim() const noexcept override { return model_->dim(); }
+  double log_density_grad(const double* q, double* grad) const override;
+
+ private:
+  std::shared_ptr<const model> model_;
+  mutable std::vector<double> eta_, r_, u_, g_u_;
+  mutable global_values values_;
+  mutable global_gradients grads_;
+};
+
+/** A CPU backend for one chain of @p m. */
+std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model> m);
+
+}  // namespace hbglm::detail

@@ -1,0 +1,372 @@
+#include "mcmc/nuts.hpp"
+
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "hbglm/error.hpp"
+#include "kernels/rng.cuh"
+
+namespace hbglm::mcmc {
+namespace {
+
+constexpr double infinity = std::numeric_limits<double>::infinity();
+
+}  // namespace
+
+// stan/math/prim/fun/log_sum_exp.hpp (two scalars): the argument of log1p(exp(.)) is ≤ 0, so it
+// cannot overflow.
+double log_sum_exp(double a, double b) noexcept {
+  if (a == -infinity) return b;
+  if (a == infinity && b == infinity) return infinity;
+  if (a > b) return a + std::log1p(std::exp(b - a));
+  return b + std::log1p(std::exp(a - b));
+}
+
+phase_point phase_point::make(detail::backend& backend) {
+  phase_point z;
+  z.q = backend.make_vector();
+  z.p = backend.make_vector();
+  z.grad = backend.make_vector();
+  return z;
+}
+
+tree_sample tree_sample::make(detail::backend& backend) {
+  tree_sample s;
+  s.q = backend.make_vector();
+  s.grad = backend.make_vector();
+  return s;
+}
+
+nuts::nuts(detail::backend& backend, std::uint64_t seed, std::uint32_t chain)
+    : backend_(backend),
+      z_(phase_point::make(backend)),
+      seed_(seed),
+      chain_(chain),
+      z_bck_(phase_point::make(backend)),
+      z_sample_(tree_sample::make(backend)),
+      z_propose_(tree_sample::make(backend)),
+      z_saved_(tree_sample::make(backend)) {
+  for (auto* v : {&p_fwd_fwd_, &p_sharp_fwd_fwd_, &p_fwd_bck_, &p_sharp_fwd_bck_, &p_bck_fwd_,
+                  &p_sharp_bck_fwd_, &p_bck_bck_, &p_sharp_bck_bck_, &rho_, &rho_fwd_, &rho_bck_,
+                  &rho_extended_, &zero_}) {
+    *v = backend_.make_vector();
+  }
+}
+
+nuts::~nuts() = default;
+
+void nuts::set_max_depth(int depth) {
+  if (depth > 0) max_depth_ = depth;
+}
+
+void nuts::set_stepsize_jitter(double jitter) noexcept {
+  if (jitter > 0 && jitter < 1) epsilon_jitter_ = jitter;
+}
+
+double nuts::seed_position(const double* q) {
+  backend_.copy_from_host(q, *z_.q);
+  z_.lp = backend_.log_density_grad(*z_.q, *z_.grad);
+  return z_.lp;
+}
+
+double nuts::uniform() {
+  return rng::uniform_open(
+      rng::random_bits(seed_, rng::stream::sampler, chain_, uniform_counter_++, 0));
+}
+
+void nuts::draw_momentum(phase_point& z) {
+  backend_.draw_momentum(seed_, chain_, momentum_counter_++, *z.p);
+}
+
+void nuts::sample_stepsize() {
+  epsilon_ = nom_epsilon_;
+  if (epsilon_jitter_ != 0) epsilon_ *= 1.0 + epsilon_jitter_ * (2.0 * uniform() - 1.0);
+}
+
+bool nuts::compute_criterion(const detail::device_vector& p_sharp_minus,
+                             const detail::device_vector& p_sharp_plus,
+                             const detail::device_vector& rho) {
+  // Same order and short-circuit as base_nuts::compute_criterion.
+  return backend_.dot(p_sharp_plus, rho) > 0 && backend_.dot(p_sharp_minus, rho) > 0;
+}
+
+void nuts::compute_p_sharp(const phase_point& z, detail::device_vector& p_sharp) {
+  backend_.apply_inv_metric(*z.p, p_sharp);
+}
+
+double nuts::kinetic_energy(const phase_point& z, const detail::device_vector& p_sharp) {
+  return 0.5 * backend_.dot(*z.p, p_sharp);
+}
+
+nuts::tree_level& nuts::level(int depth) {
+  const auto index = static_cast<std::size_t>(depth);
+  if (levels_.size() <= index) levels_.resize(index + 1);
+  if (!levels_[index]) {
+    auto l = std::make_unique<tree_level>();
+    for (auto* v : {&l->p_init_end, &l->p_sharp_init_end, &l->rho_init, &l->p_final_beg,
+                    &l->p_sharp_final_beg, &l->rho_final, &l->rho_subtree}) {
+      *v = backend_.make_vector();
+    }
+    l->z_propose_final = tree_sample::make(backend_);
+    levels_[index] = std::move(l);
+  }
+  return *levels_[index];
+}
+
+void nuts::zero(detail::device_vector& v) { backend_.copy(*zero_, v); }
+
+void nuts::copy_to_sample(const phase_point& z, double kinetic, tree_sample& sample) {
+  backend_.copy(*z.q, *sample.q);
+  backend_.copy(*z.grad, *sample.grad);
+  sample.lp = z.lp;
+  sample.kinetic = kinetic;
+}
+
+// stan/mcmc/hmc/nuts/base_nuts.hpp transition. z_ plays z_fwd (it is integrated in place when the
+// tree grows forward); z_bck_ is the backward end.
+nuts_transition nuts::transition() {
+  sample_stepsize();
+
+  draw_momentum(z_);
+  compute_p_sharp(z_, *p_sharp_fwd_fwd_);
+  const double kinetic0 = kinetic_energy(z_, *p_sharp_fwd_fwd_);
+  const double H0 = kinetic0 - z_.lp;
+
+  backend_.copy(*z_.q, *z_bck_.q);
+  backend_.copy(*z_.p, *z_bck_.p);
+  backend_.copy(*z_.grad, *z_bck_.grad);
+  z_bck_.lp = z_.lp;
+  copy_to_sample(z_, kinetic0, z_sample_);
+
+  // The four (p, p_sharp) pairs at the inner and outer ends of the forward and backward parts.
+  backend_.copy(*z_.p, *p_fwd_fwd_);
+  backend_.copy(*z_.p, *p_fwd_bck_);
+  backend_.copy(*z_.p, *p_bck_fwd_);
+  backend_.copy(*z_.p, *p_bck_bck_);
+  backend_.copy(*p_sharp_fwd_fwd_, *p_sharp_fwd_bck_);
+  backend_.copy(*p_sharp_fwd_fwd_, *p_sharp_bck_fwd_);
+  backend_.copy(*p_sharp_fwd_fwd_, *p_sharp_bck_bck_);
+
+  backend_.copy(*z_.p, *rho_);
+
+  double log_sum_weight = 0;  // log(exp(H0 - H0)): the initial state has weight 1
+  int n_leapfrog = 0;
+  double sum_metro_prob = 0;
+  depth_ = 0;
+  divergent_ = false;
+
+  while (depth_ < max_depth_) {
+    bool valid_subtree = false;
+    double log_sum_weight_subtree = -infinity;
+
+    if (uniform() > 0.5) {
+      // Extend the trajectory forward: the old trajectory becomes the backward part.
+      backend_.copy(*rho_, *rho_bck_);
+      zero(*rho_fwd_);
+      backend_.copy(*p_fwd_fwd_, *p_bck_fwd_);
+      backend_.copy(*p_sharp_fwd_fwd_, *p_sharp_bck_fwd_);
+      valid_subtree = build_tree(depth_, z_, z_propose_, *p_sharp_fwd_bck_, *p_sharp_fwd_fwd_,
+                                 *rho_fwd_, *p_fwd_bck_, *p_fwd_fwd_, H0, 1, n_leapfrog,
+                                 log_sum_weight_subtree, sum_metro_prob);
+    } else {
+      // Extend backward: the old trajectory becomes the forward part.
+      backend_.copy(*rho_, *rho_fwd_);
+      zero(*rho_bck_);
+      backend_.copy(*p_bck_bck_, *p_fwd_bck_);
+      backend_.copy(*p_sharp_bck_bck_, *p_sharp_fwd_bck_);
+      valid_subtree = build_tree(depth_, z_bck_, z_propose_, *p_sharp_bck_fwd_, *p_sharp_bck_bck_,
+                                 *rho_bck_, *p_bck_fwd_, *p_bck_bck_, H0, -1, n_leapfrog,
+                                 log_sum_weight_subtree, sum_metro_prob);
+    }
+
+    // A diverging or turning subtree is never sampled from; its steps still count.
+    if (!valid_subtree) break;
+
+    ++depth_;
+
+    // Biased progressive sampling at the top level.
+    if (log_sum_weight_subtree > log_sum_weight) {
+      std::swap(z_sample_, z_propose_);
+    } else {
+      const double accept_prob = std::exp(log_sum_weight_subtree - log_sum_weight);
+      if (uniform() < accept_prob) std::swap(z_sample_, z_propose_);
+    }
+
+    log_sum_weight = log_sum_exp(log_sum_weight, log_sum_weight_subtree);
+
+    backend_.add(*rho_bck_, *rho_fwd_, *rho_);
+
+    // Around the merged trajectory, then across the two parts (each part extended by the
+    // adjacent state of the other), as in base_nuts.
+    bool persist_criterion = compute_criterion(*p_sharp_bck_bck_, *p_sharp_fwd_fwd_, *rho_);
+
+    backend_.add(*rho_bck_, *p_fwd_bck_, *rho_extended_);
+    persist_criterion &= compute_criterion(*p_sharp_bck_bck_, *p_sharp_fwd_bck_, *rho_extended_);
+
+    backend_.add(*rho_fwd_, *p_bck_fwd_, *rho_extended_);
+    persist_criterion &= compute_criterion(*p_sharp_bck_fwd_, *p_sharp_fwd_fwd_, *rho_extended_);
+
+    if (!persist_criterion) break;
+  }
+
+  n_leapfrog_ = n_leapfrog;
+  // Averaged over every leapfrog step, including those of rejected subtrees.
+  const double accept_prob = sum_metro_prob / static_cast<double>(n_leapfrog);
+
+  // Move to the sampled state (the next transition starts from its q, ∇ and log p).
+  std::swap(z_.q, z_sample_.q);
+  std::swap(z_.grad, z_sample_.grad);
+  z_.lp = z_sample_.lp;
+  energy_ = z_sample_.kinetic - z_.lp;
+
+  nuts_transition result;
+  result.lp = z_.lp;
+  result.accept_stat = accept_prob;
+  result.stepsize = epsilon_;
+  result.depth = depth_;
+  result.n_leapfrog = n_leapfrog_;
+  result.divergent = divergent_;
+  result.energy = energy_;
+  return result;
+}
+
+// stan/mcmc/hmc/nuts/base_nuts.hpp build_tree.
+bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
+                      detail::device_vector& p_sharp_beg, detail::device_vector& p_sharp_end,
+                      detail::device_vector& rho, detail::device_vector& p_beg,
+                      detail::device_vector& p_end, double H0, double sign, int& n_leapfrog,
+                      double& log_sum_weight, double& sum_metro_prob) {
+  if (depth == 0) {
+    // A single leaf: one leapfrog step.
+    z.lp = backend_.leapfrog(sign * epsilon_, *z.q, *z.p, *z.grad);
+    ++n_leapfrog;
+
+    compute_p_sharp(z, p_sharp_beg);
+    const double kinetic = kinetic_energy(z, p_sharp_beg);
+    double h = kinetic - z.lp;  // V = -log p; log p = -infinity gives h = +infinity
+    if (std::isnan(h)) h = infinity;
+
+    if ((h - H0) > max_delta_h_) divergent_ = true;
+
+    log_sum_weight = log_sum_exp(log_sum_weight, H0 - h);
+
+    if (H0 - h > 0) {
+      sum_metro_prob += 1;
+    } else {
+      sum_metro_prob += std::exp(H0 - h);
+    }
+
+    copy_to_sample(z, kinetic, z_propose);
+
+    backend_.copy(p_sharp_beg, p_sharp_end);
+    backend_.axpy(1.0, *z.p, rho);
+    backend_.copy(*z.p, p_beg);
+    backend_.copy(*z.p, p_end);
+
+    return !divergent_;
+  }
+
+  // General recursion. Both halves use the scratch of depth - 1 one after the other; this level's
+  // vectors hold what must survive the second half.
+  tree_level& l = level(depth);
+
+  // The initial half.
+  double log_sum_weight_init = -infinity;
+  zero(*l.rho_init);
+  const bool valid_init =
+      build_tree(depth - 1, z, z_propose, p_sharp_beg, *l.p_sharp_init_end, *l.rho_init, p_beg,
+                 *l.p_init_end, H0, sign, n_leapfrog, log_sum_weight_init, sum_metro_prob);
+  if (!valid_init) return false;
+
+  // The final half, with its own proposal.
+  double log_sum_weight_final = -infinity;
+  zero(*l.rho_final);
+  const bool valid_final = build_tree(depth - 1, z, l.z_propose_final, *l.p_sharp_final_beg,
+                                      p_sharp_end, *l.rho_final, *l.p_final_beg, p_end, H0, sign,
+                                      n_leapfrog, log_sum_weight_final, sum_metro_prob);
+  if (!valid_final) return false;
+
+  // Uniform progressive sampling inside subtrees.
+  const double log_sum_weight_subtree = log_sum_exp(log_sum_weight_init, log_sum_weight_final);
+  log_sum_weight = log_sum_exp(log_sum_weight, log_sum_weight_subtree);
+
+  if (log_sum_weight_final > log_sum_weight_subtree) {
+    std::swap(z_propose, l.z_propose_final);
+  } else {
+    const double accept_prob = std::exp(log_sum_weight_final - log_sum_weight_subtree);
+    if (uniform() < accept_prob) std::swap(z_propose, l.z_propose_final);
+  }
+
+  backend_.add(*l.rho_init, *l.rho_final, *l.rho_subtree);
+  backend_.axpy(1.0, *l.rho_subtree, rho);
+
+  // Around the merged subtrees.
+  bool persist_criterion = compute_criterion(p_sharp_beg, p_sharp_end, *l.rho_subtree);
+
+  // Between the subtrees: each half extended by the adjacent state of the other.
+  backend_.add(*l.rho_init, *l.p_final_beg, *l.rho_subtree);
+  persist_criterion &= compute_criterion(p_sharp_beg, *l.p_sharp_final_beg, *l.rho_subtree);
+
+  backend_.add(*l.rho_final, *l.p_init_end, *l.rho_subtree);
+  persist_criterion &= compute_criterion(*l.p_sharp_init_end, p_sharp_end, *l.rho_subtree);
+
+  return persist_criterion;
+}
+
+// stan/mcmc/hmc/base_hmc.hpp init_stepsize.
+void nuts::init_stepsize() {
+  // The step size is meaningless in a zero-dimensional space.
+  if (backend_.dim() == 0) {
+    nom_epsilon_ = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  // Skip the heuristic for extreme step sizes.
+  if (nom_epsilon_ == 0 || nom_epsilon_ > 1e7 || std::isnan(nom_epsilon_)) return;
+
+  // Stan copies the whole ps_point and re-evaluates the gradient after each reset; restoring the
+  // cached log p and gradient gives the same values without the evaluation.
+  copy_to_sample(z_, 0.0, z_saved_);
+  auto restore = [this] {
+    backend_.copy(*z_saved_.q, *z_.q);
+    backend_.copy(*z_saved_.grad, *z_.grad);
+    z_.lp = z_saved_.lp;
+  };
+  auto one_step_delta_h = [this] {
+    draw_momentum(z_);
+    compute_p_sharp(z_, *p_sharp_fwd_fwd_);
+    const double H0 = kinetic_energy(z_, *p_sharp_fwd_fwd_) - z_.lp;
+    z_.lp = backend_.leapfrog(nom_epsilon_, *z_.q, *z_.p, *z_.grad);
+    compute_p_sharp(z_, *p_sharp_fwd_fwd_);
+    double h = kinetic_energy(z_, *p_sharp_fwd_fwd_) - z_.lp;
+    if (std::isnan(h)) h = infinity;
+    return H0 - h;
+  };
+
+  const double log_08 = std::log(0.8);
+  const int direction = one_step_delta_h() > log_08 ? 1 : -1;
+
+  while (true) {
+    restore();
+    const double delta_h = one_step_delta_h();
+
+    if ((direction == 1) && !(delta_h > log_08)) break;
+    if ((direction == -1) && !(delta_h < log_08)) break;
+    nom_epsilon_ = direction == 1 ? 2.0 * nom_epsilon_ : 0.5 * nom_epsilon_;
+
+    if (nom_epsilon_ > 1e7) {
+      restore();
+      throw hbglm::error("Posterior is improper. Please check your model.");
+    }
+    if (nom_epsilon_ == 0) {
+      restore();
+      throw hbglm::error(
+          "No acceptably small step size could be found. Perhaps the posterior is not "
+          "continuous?");
+    }
+  }
+
+  restore();
+}
+
+}  // namespace hbglm::mcmc

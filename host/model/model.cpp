@@ -1,0 +1,500 @@
+#include "hbglm/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "hbglm/error.hpp"
+#include "model/cholesky_corr.hpp"
+
+namespace hbglm {
+namespace {
+
+constexpr double half_log_two_pi = 0.91893853320467274178;
+
+double median_of(std::vector<double> v) {
+  const std::size_t n = v.size(), mid = n / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  const double upper = v[mid];
+  if (n % 2 == 1) return upper;
+  return 0.5 * (upper + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid)));
+}
+
+/// R's mad(): 1.4826 × the median absolute deviation from the median.
+double mad_of(const std::vector<double>& v) {
+  const double m = median_of(v);
+  std::vector<double> dev(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) dev[i] = std::fabs(v[i] - m);
+  return 1.4826 * median_of(dev);
+}
+
+double round1(double x) { return std::round(x * 10.0) / 10.0; }
+
+/// brms's def_scale_prior: location and scale of the default student_t(3, ·, ·) priors. The
+/// response goes through the link where it is one of identity or log (a zero count becomes 0.1
+/// first), and the scale is at least 2.5; both are rounded to one decimal.
+std::pair<double, double> default_location_scale(const design& d) {
+  if (d.family == family::bernoulli || d.family == family::binomial) return {0.0, 2.5};
+  std::vector<double> y = d.y;
+  if (d.family == family::poisson) {
+    for (double& v : y) v = std::log(v == 0.0 ? 0.1 : v);
+  }
+  return {round1(median_of(y)), round1(std::max(2.5, mad_of(y)))};
+}
+
+prior_distribution student_t(double nu, double mu, double sigma) {
+  return {prior_family::student_t, {nu, mu, sigma}};
+}
+
+double inv_logit(double x) {
+  return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+  return out;
+}
+
+}  // namespace
+
+model::model(std::shared_ptr<const design> shared_design, const std::vector<prior_spec>& priors)
+    : design_ptr_(std::move(shared_design)), design_(*design_ptr_) {
+  const design& d = design_;
+  const auto [location, scale] = default_location_scale(d);
+
+  // Population-level coefficients, in design order.
+  for (std::size_t j = 0; j < d.n_coefs(); ++j) {
+    scalar_parameter p;
+    if (d.centered && j == 0) {
+      p.name = "Intercept";
+      p.cls = prior_class::intercept;
+      p.prior = student_t(3.0, location, scale);
+    } else {
+      p.name = "b_" + d.coef_names[j];
+      p.cls = prior_class::b;
+    }
+    scalars_.push_back(p);
+  }
+  n_beta_ = scalars_.size();
+  // Group-level standard deviations, term by term.
+  for (const random_block& block : d.terms) {
+    term_parameters t;
+    t.first_sd = scalars_.size();
+    t.k = block.n_coefs();
+    t.correlated = block.correlated;
+    for (const auto& coef : block.coef_names) {
+      scalar_parameter p;
+      p.name = "sd_" + block.group + "__" + coef;
+      p.cls = prior_class::sd;
+      p.prior = student_t(3.0, 0.0, scale);
+      p.truncated_at_zero = true;
+      scalars_.push_back(p);
+    }
+    terms_.push_back(t);
+  }
+  has_sigma_ = d.family == family::gaussian && d.se.empty();
+  if (has_sigma_) {
+    scalar_parameter p;
+    p.name = "sigma";
+    p.cls = prior_class::sigma;
+    p.prior = student_t(3.0, 0.0, scale);
+    p.truncated_at_zero = true;
+    sigma_index_ = scalars_.size();
+    scalars_.push_back(p);
+  }
+
+  for (const prior_spec& spec : priors) apply_prior(spec);
+
+  // Transforms from the priors: constant fixes, uniform bounds, sd and sigma are positive.
+  for (scalar_parameter& p : scalars_) {
+    const bool positive = p.cls == prior_class::sd || p.cls == prior_class::sigma;
+    if (p.prior.family == prior_family::constant) {
+      p.transform = scalar_transform::fixed;
+      p.fixed_value = p.prior.args[0];
+      if (positive && !(p.fixed_value > 0.0)) {
+        throw prior_error(p.name + " ~ " + p.prior.text() + ": a standard deviation must be "
+                          "positive");
+      }
+    } else if (p.prior.family == prior_family::uniform) {
+      p.transform = scalar_transform::interval;
+      p.lower = positive ? std::max(0.0, p.prior.args[0]) : p.prior.args[0];
+      p.upper = p.prior.args[1];
+    } else {
+      p.transform = positive ? scalar_transform::positive : scalar_transform::identity;
+    }
+    if (p.truncated_at_zero && p.transform != scalar_transform::fixed) {
+      p.log_normalizer = prior_log_mass_above_zero(p.prior);
+    }
+  }
+
+  // Layout of q: coefficients and sds (scalars_ order, sigma excluded), CPCs, sigma, z.
+  std::size_t q = 0;
+  for (std::size_t s = 0; s < scalars_.size(); ++s) {
+    if ((has_sigma_ && s == sigma_index_) || scalars_[s].transform == scalar_transform::fixed) {
+      continue;
+    }
+    scalars_[s].q_index = q++;
+  }
+  for (term_parameters& t : terms_) {
+    t.cpc_q_index = q;
+    if (t.correlated) q += t.k * (t.k - 1) / 2;
+  }
+  if (has_sigma_ && scalars_[sigma_index_].transform != scalar_transform::fixed) {
+    scalars_[sigma_index_].q_index = q++;
+  }
+  n_globals_ = q;
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    terms_[t].z_q_index = q;
+    q += d.terms[t].n_levels * terms_[t].k;
+  }
+  dim_ = q;
+
+  // Constant terms of the log density.
+  double c = -half_log_two_pi * static_cast<double>(d.n_u);
+  const auto n = static_cast<double>(d.n_obs);
+  switch (d.family) {
+    case family::gaussian:
+      c -= half_log_two_pi * n;
+      for (double se : d.se) c -= std::log(se);
+      break;
+    case family::bernoulli:
+      break;
+    case family::binomial:
+      for (std::size_t i = 0; i < d.n_obs; ++i) {
+        c += std::lgamma(d.trials[i] + 1.0) - std::lgamma(d.y[i] + 1.0) -
+             std::lgamma(d.trials[i] - d.y[i] + 1.0);
+      }
+      break;
+    case family::poisson:
+      for (double y : d.y) c -= std::lgamma(y + 1.0);
+      break;
+  }
+  log_density_constant_ = c;
+
+  // Output groups: terms on the same grouping factor share one r_<group> array (brms).
+  for (std::size_t t = 0; t < d.terms.size(); ++t) {
+    const std::string name = "r_" + d.terms[t].group;
+    auto it = std::find_if(output_groups_.begin(), output_groups_.end(),
+                           [&](const output_group& g) { return g.name == name; });
+    if (it == output_groups_.end()) {
+      output_groups_.push_back({name, t, {}});
+      it = output_groups_.end() - 1;
+    }
+    for (std::size_t c2 = 0; c2 < d.terms[t].n_coefs(); ++c2) it->coefs.emplace_back(t, c2);
+  }
+}
+
+void model::apply_prior(const prior_spec& spec) {
+  auto fail = [&](const std::string& why) {
+    throw prior_error("prior '" + spec.text + "': " + why);
+  };
+  const design& d = design_;
+  if (spec.target == prior_class::cor) {
+    if (spec.dist.family != prior_family::lkj) fail("a correlation prior must be lkj(eta)");
+    bool matched = false;
+    std::vector<std::string> groups;
+    for (std::size_t t = 0; t < terms_.size(); ++t) {
+      if (!terms_[t].correlated) continue;
+      groups.push_back(d.terms[t].group);
+      if (spec.group.empty() || spec.group == d.terms[t].group) {
+        terms_[t].lkj_eta = spec.dist.args[0];
+        matched = true;
+      }
+    }
+    if (!matched) {
+      fail(groups.empty() ? "the model has no correlated group-level terms"
+                          : "the model has no correlated term on '" + spec.group +
+                                "'; it has: " + join(groups));
+    }
+    return;
+  }
+  if (spec.dist.family == prior_family::lkj) fail("lkj() is a prior for cor only");
+  std::vector<std::string> candidates;
+  bool matched = false;
+  for (scalar_parameter& p : scalars_) {
+    if (p.cls != spec.target) continue;
+    candidates.push_back(p.name);
+    bool match = true;
+    if (spec.target == prior_class::b && !spec.coef.empty()) {
+      match = p.name == "b_" + spec.coef;
+    } else if (spec.target == prior_class::sd) {
+      // sd_<group>__<coef>; group names may contain ':' but never "__".
+      const std::size_t sep = p.name.rfind("__");
+      const std::string group = p.name.substr(3, sep - 3), coef = p.name.substr(sep + 2);
+      match = (spec.group.empty() || spec.group == group) &&
+              (spec.coef.empty() || spec.coef == coef);
+    }
+    if (match) {
+      p.prior = spec.dist;
+      matched = true;
+    }
+  }
+  if (!matched) {
+    switch (spec.target) {
+      case prior_class::b:
+        fail(candidates.empty() ? "the model has no population-level coefficients (class b)"
+                                : "no coefficient matches; the model has: " + join(candidates));
+        break;
+      case prior_class::intercept:
+        fail(d.has_intercept ? "with '0 + Intercept' the intercept is an ordinary coefficient: "
+                               "write b[Intercept] or b"
+                             : "the model has no intercept");
+        break;
+      case prior_class::sd:
+        fail(candidates.empty() ? "the model has no group-level terms (class sd)"
+                                : "no standard deviation matches; the model has: " +
+                                      join(candidates));
+        break;
+      case prior_class::sigma:
+        fail("the model has no sigma (only gaussian models without se() have one)");
+        break;
+      case prior_class::cor:
+        break;
+    }
+  }
+}
+
+void model::globals_forward(const double* q, global_values& v) const {
+  v.beta.resize(n_beta_);
+  std::size_t n_sd = 0;
+  for (const auto& t : terms_) n_sd += t.k;
+  v.sd.resize(n_sd);
+  v.chol_corr.resize(terms_.size());
+  v.sigma = 1.0;
+  double lp = 0.0;
+  for (std::size_t s = 0; s < scalars_.size(); ++s) {
+    const scalar_parameter& p = scalars_[s];
+    double x;
+    switch (p.transform) {
+      case scalar_transform::identity:
+        x = q[p.q_index];
+        break;
+      case scalar_transform::positive:
+        x = std::exp(q[p.q_index]);
+        lp += q[p.q_index];
+        break;
+      case scalar_transform::interval: {
+        const double y = q[p.q_index], u = inv_logit(y);
+        x = p.lower + (p.upper - p.lower) * u;
+        // log |dx/dy| = log(upper - lower) + log u + log(1 - u), with log u = -log1p(e^-y).
+        lp += std::log(p.upper - p.lower) - std::log1p(std::exp(-y)) - std::log1p(std::exp(y));
+        break;
+      }
+      case scalar_transform::fixed:
+      default:
+        x = p.fixed_value;
+        break;
+    }
+    if (p.transform != scalar_transform::fixed) {
+      lp += prior_log_density(p.prior, x, nullptr) - p.log_normalizer;
+    }
+    if (s < n_beta_) {
+      v.beta[s] = x;
+    } else if (has_sigma_ && s == sigma_index_) {
+      v.sigma = x;
+    } else {
+      v.sd[s - n_beta_] = x;
+    }
+  }
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    const term_parameters& tp = terms_[t];
+    auto& chol = v.chol_corr[t];
+    chol.assign(tp.k * tp.k, 0.0);
+    if (tp.correlated) {
+      lp += detail::cholesky_corr_constrain(q + tp.cpc_q_index, tp.k, chol.data());
+      lp += detail::lkj_cholesky_log_density(chol.data(), tp.k, tp.lkj_eta);
+    } else {
+      for (std::size_t a = 0; a < tp.k; ++a) chol[a * tp.k + a] = 1.0;
+    }
+  }
+  v.log_prior_jacobian = lp;
+}
+
+void model::globals_backward(const double* q, const global_values& v, const global_gradients& g,
+                             double* grad_q) const {
+  for (std::size_t s = 0; s < scalars_.size(); ++s) {
+    const scalar_parameter& p = scalars_[s];
+    if (p.transform == scalar_transform::fixed) continue;
+    double x, g_x;
+    if (s < n_beta_) {
+      x = v.beta[s];
+      g_x = g.beta[s];
+    } else if (has_sigma_ && s == sigma_index_) {
+      x = v.sigma;
+      g_x = g.sigma;
+    } else {
+      x = v.sd[s - n_beta_];
+      g_x = g.sd[s - n_beta_];
+    }
+    double d_prior = 0.0;
+    prior_log_density(p.prior, x, &d_prior);
+    g_x += d_prior;
+    const double y = q[p.q_index];
+    switch (p.transform) {
+      case scalar_transform::identity:
+        grad_q[p.q_index] += g_x;
+        break;
+      case scalar_transform::positive:
+        grad_q[p.q_index] += g_x * x + 1.0;  // dx/dy = x; d(log Jacobian)/dy = 1
+        break;
+      case scalar_transform::interval: {
+        const double u = inv_logit(y);
+        grad_q[p.q_index] += g_x * (p.upper - p.lower) * u * (1.0 - u) + (1.0 - 2.0 * u);
+        break;
+      }
+      case scalar_transform::fixed:
+        break;
+    }
+  }
+  std::vector<double> g_chol;
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    const term_parameters& tp = terms_[t];
+    if (!tp.correlated) continue;
+    g_chol = g.chol_corr[t];
+    detail::lkj_cholesky_gradient(v.chol_corr[t].data(), tp.k, tp.lkj_eta, g_chol.data());
+    detail::cholesky_corr_backward(q + tp.cpc_q_index, tp.k, v.chol_corr[t].data(),
+                                   g_chol.data(), grad_q + tp.cpc_q_index);
+  }
+}
+
+std::vector<std::string> model::unconstrained_names() const {
+  std::vector<std::string> names(dim_);
+  for (const auto& p : scalars_) {
+    if (p.transform == scalar_transform::fixed) continue;
+    const char* wrap = p.transform == scalar_transform::positive   ? "log"
+                       : p.transform == scalar_transform::interval ? "logit"
+                                                                   : "";
+    names[p.q_index] = *wrap ? std::string(wrap) + "(" + p.name + ")" : p.name;
+  }
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    const auto& block = design_.terms[t];
+    const auto& tp = terms_[t];
+    if (tp.correlated) {
+      std::size_t m = tp.cpc_q_index;
+      for (std::size_t i = 1; i < tp.k; ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+          names[m++] = "cpc_" + block.group + "[" + std::to_string(i + 1) + "," +
+                       std::to_string(j + 1) + "]";
+        }
+      }
+    }
+    for (std::size_t j = 0; j < block.n_levels; ++j) {
+      for (std::size_t c = 0; c < tp.k; ++c) {
+        names[tp.z_q_index + j * tp.k + c] = "z_" + block.group + "[" + block.level_labels[j] +
+                                              "," + block.coef_names[c] + "]";
+      }
+    }
+  }
+  return names;
+}
+
+std::size_t model::n_output_globals() const {
+  std::size_t n = scalars_.size();
+  for (const auto& t : terms_) {
+    if (t.correlated) n += t.k * (t.k - 1) / 2;
+  }
+  return n;
+}
+
+std::vector<std::string> model::output_names(bool include_group_effects) const {
+  std::vector<std::string> names;
+  for (std::size_t s = 0; s < scalars_.size(); ++s) {
+    if (has_sigma_ && s == sigma_index_) continue;
+    names.push_back(s == 0 && design_.centered ? "b_Intercept" : scalars_[s].name);
+  }
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    if (!terms_[t].correlated) continue;
+    const auto& coefs = design_.terms[t].coef_names;
+    for (std::size_t b = 1; b < coefs.size(); ++b) {
+      for (std::size_t a = 0; a < b; ++a) {
+        names.push_back("cor_" + design_.terms[t].group + "__" + coefs[a] + "__" + coefs[b]);
+      }
+    }
+  }
+  if (has_sigma_) names.push_back("sigma");
+  if (include_group_effects) {
+    for (const auto& g : output_groups_) {
+      const std::size_t n_levels = design_.terms[g.first_term].n_levels;
+      for (std::size_t c = 0; c < g.coefs.size(); ++c) {
+        for (std::size_t j = 0; j < n_levels; ++j) {
+          names.push_back(g.name + "." + std::to_string(j + 1) + "." + std::to_string(c + 1));
+        }
+      }
+    }
+  }
+  return names;
+}
+
+void model::write_constrained(const double* q, double* out, bool include_group_effects) const {
+  global_values v;
+  globals_forward(q, v);
+  std::size_t o = 0;
+  for (std::size_t j = 0; j < n_beta_; ++j) out[o++] = v.beta[j];
+  if (design_.centered) {
+    // b_Intercept on the original scale: Intercept_c - Σ_j mean_j b_j.
+    for (std::size_t j = 1; j < n_beta_; ++j) out[0] -= design_.column_means[j] * v.beta[j];
+  }
+  for (double sd : v.sd) out[o++] = sd;
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    if (!terms_[t].correlated) continue;
+    const std::size_t k = terms_[t].k;
+    const auto& chol = v.chol_corr[t];
+    for (std::size_t b = 1; b < k; ++b) {
+      for (std::size_t a = 0; a < b; ++a) {
+        double r = 0.0;  // (L Lᵀ)[a][b]
+        for (std::size_t l = 0; l <= a; ++l) r += chol[a * k + l] * chol[b * k + l];
+        out[o++] = r;
+      }
+    }
+  }
+  if (has_sigma_) out[o++] = v.sigma;
+  if (!include_group_effects) return;
+  std::vector<double> u;
+  for (const auto& g : output_groups_) {
+    const std::size_t n_levels = design_.terms[g.first_term].n_levels;
+    for (const auto& [t, c] : g.coefs) {
+      const term_parameters& tp = terms_[t];
+      u.resize(tp.k);
+      const double* sd = v.sd.data() + (tp.first_sd - n_beta_);
+      for (std::size_t j = 0; j < n_levels; ++j) {
+        const double* z = q + tp.z_q_index + j * tp.k;
+        double lz = 0.0;
+        for (std::size_t b = 0; b <= c; ++b) lz += v.chol_corr[t][c * tp.k + b] * z[b];
+        out[o++] = sd[c] * lz;
+      }
+    }
+  }
+}
+
+std::vector<model::group_labels> model::output_group_labels() const {
+  std::vector<group_labels> out;
+  for (const auto& g : output_groups_) {
+    group_labels labels{g.name, design_.terms[g.first_term].level_labels, {}};
+    for (const auto& [t, c] : g.coefs) labels.coefs.push_back(design_.terms[t].coef_names[c]);
+    out.push_back(std::move(labels));
+  }
+  return out;
+}
+
+std::vector<std::string> model::prior_summary() const {
+  std::vector<std::string> lines;
+  for (const auto& p : scalars_) {
+    std::string line = p.name + " ~ " + p.prior.text();
+    if (p.truncated_at_zero && p.transform != scalar_transform::fixed &&
+        p.prior.family != prior_family::flat && p.prior.family != prior_family::uniform) {
+      line += " truncated to (0, inf)";
+    }
+    lines.push_back(line);
+  }
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    if (!terms_[t].correlated) continue;
+    std::ostringstream eta;
+    eta << terms_[t].lkj_eta;
+    lines.push_back("cor_" + design_.terms[t].group + " ~ lkj(" + eta.str() + ")");
+  }
+  return lines;
+}
+
+}  // namespace hbglm

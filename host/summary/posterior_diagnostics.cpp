@@ -1,0 +1,198 @@
+// The posterior package's summaries and diagnostics for one variable (hbglm::posterior and
+// summarise_draws); the building blocks are in posterior_internal.cpp. Definitions: Vehtari,
+// Gelman, Simpson, Carpenter and Buerkner (2021), as implemented in posterior 1.4.0
+// (rhat.default, ess_bulk.default, ess_tail.default, ess_basic.default, mcse_mean.default).
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "hbglm/error.hpp"
+#include "hbglm/summary.hpp"
+#include "summary/posterior_internal.hpp"
+
+namespace hbglm {
+
+namespace {
+
+using detail::draws_matrix;
+
+constexpr double nan_value = std::numeric_limits<double>::quiet_NaN();
+
+// R's mad() constant: 1 / qnorm(3/4), rounded as R rounds it.
+constexpr double mad_constant = 1.4826;
+
+bool any_nan(const std::vector<double>& v) {
+  return std::any_of(v.begin(), v.end(), [](double d) { return std::isnan(d); });
+}
+
+// R's min()/max() of two results: NA when either is NA.
+double na_min(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? nan_value : std::min(a, b); }
+double na_max(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? nan_value : std::max(a, b); }
+
+// z_scale turns NA into NA and then .rhat/.ess answer NA; ranks of the other values (infinite
+// ones included) are well defined, so only NaN short-cuts here.
+double rhat_of_ranks(const draws_matrix& split) {
+  if (any_nan(split.values)) return nan_value;
+  return detail::rhat_chains(detail::z_scale(split));
+}
+
+double ess_of_ranks(const draws_matrix& split) {
+  if (any_nan(split.values)) return nan_value;
+  return detail::ess_chains(detail::z_scale(split));
+}
+
+// posterior:::.ess_quantile given the sorted draws: the ESS of the indicator x <= quantile.
+double ess_quantile_sorted(const draws_matrix& x, const std::vector<double>& sorted, double prob) {
+  if (detail::should_return_na(x.values)) return nan_value;
+  if (prob == 1) {
+    // posterior: the indicator of the maximum would be constant
+    const double len = static_cast<double>(x.values.size());
+    prob = (len - 0.5) / len;
+  }
+  const double q = detail::quantile7_sorted(sorted, prob);
+  draws_matrix indicator = x;
+  for (double& v : indicator.values) v = v <= q ? 1.0 : 0.0;
+  return detail::ess_chains(detail::split_chains(indicator));
+}
+
+std::vector<double> sorted_copy(const std::vector<double>& v) {
+  std::vector<double> s = v;
+  std::sort(s.begin(), s.end());
+  return s;
+}
+
+// R's mad given the sorted draws (no NaN).
+double mad_sorted(const std::vector<double>& values, const std::vector<double>& sorted) {
+  if (sorted.empty()) return nan_value;
+  const double center = detail::median_sorted(sorted);
+  std::vector<double> dev(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) dev[i] = std::abs(values[i] - center);
+  if (any_nan(dev)) return nan_value;  // an infinite median
+  std::sort(dev.begin(), dev.end());
+  return mad_constant * detail::median_sorted(dev);
+}
+
+void check_prob(double prob) {
+  if (!(prob >= 0 && prob <= 1)) {
+    throw data_error("quantile: probability " + std::to_string(prob) + " is not in [0, 1]");
+  }
+}
+
+}  // namespace
+
+namespace posterior {
+
+double mean(const std::vector<std::vector<double>>& x) {
+  const draws_matrix m = detail::to_draws_matrix(x);
+  return detail::r_mean(m.values.data(), m.values.size());
+}
+
+double median(const std::vector<std::vector<double>>& x) {
+  const draws_matrix m = detail::to_draws_matrix(x);
+  if (any_nan(m.values)) return nan_value;
+  return detail::median_sorted(sorted_copy(m.values));
+}
+
+double sd(const std::vector<std::vector<double>>& x) {
+  const draws_matrix m = detail::to_draws_matrix(x);
+  return std::sqrt(detail::r_var(m.values.data(), m.values.size()));
+}
+
+double mad(const std::vector<std::vector<double>>& x) {
+  const draws_matrix m = detail::to_draws_matrix(x);
+  if (any_nan(m.values)) return nan_value;
+  return mad_sorted(m.values, sorted_copy(m.values));
+}
+
+double quantile2(const std::vector<std::vector<double>>& x, double prob) {
+  check_prob(prob);
+  const draws_matrix m = detail::to_draws_matrix(x);
+  if (any_nan(m.values)) return nan_value;  // quantile2 with na.rm = FALSE
+  return detail::quantile7_sorted(sorted_copy(m.values), prob);
+}
+
+double rhat(const std::vector<std::vector<double>>& x) {
+  const draws_matrix m = detail::to_draws_matrix(x);
+  const double bulk = rhat_of_ranks(detail::split_chains(m));
+  const double tail = rhat_of_ranks(detail::split_chains(detail::fold_draws(m)));
+  return na_max(bulk, tail);
+}
+
+double rhat_basic(const std::vector<std::vector<double>>& x) {
+  return detail::rhat_chains(detail::split_chains(detail::to_draws_matrix(x)));
+}
+
+double ess_bulk(const std::vector<std::vector<double>>& x) {
+  return ess_of_ranks(detail::split_chains(detail::to_draws_matrix(x)));
+}
+
+double ess_quantile(const std::vector<std::vector<double>>& x, double prob) {
+  check_prob(prob);
+  const draws_matrix m = detail::to_draws_matrix(x);
+  if (detail::should_return_na(m.values)) return nan_value;
+  return ess_quantile_sorted(m, sorted_copy(m.values), prob);
+}
+
+double ess_tail(const std::vector<std::vector<double>>& x) {
+  const draws_matrix m = detail::to_draws_matrix(x);
+  if (detail::should_return_na(m.values)) return nan_value;
+  const std::vector<double> sorted = sorted_copy(m.values);
+  return na_min(ess_quantile_sorted(m, sorted, 0.05), ess_quantile_sorted(m, sorted, 0.95));
+}
+
+double ess_basic(const std::vector<std::vector<double>>& x) {
+  return detail::ess_chains(detail::split_chains(detail::to_draws_matrix(x)));
+}
+
+double mcse_mean(const std::vector<std::vector<double>>& x) {
+  return sd(x) / std::sqrt(ess_basic(x));
+}
+
+}  // namespace posterior
+
+draws_summary summarise_draws(const std::string& variable,
+                              const std::vector<std::vector<double>>& x) {
+  const draws_matrix m = detail::to_draws_matrix(x);
+  draws_summary s;
+  s.variable = variable;
+  const std::size_t n = m.values.size();
+  s.mean = detail::r_mean(m.values.data(), n);
+  s.sd = std::sqrt(detail::r_var(m.values.data(), n));
+
+  const draws_matrix split = detail::split_chains(m);
+  s.ess_basic = detail::ess_chains(split);
+  s.rhat_basic = detail::rhat_chains(split);
+  s.mcse_mean = s.sd / std::sqrt(s.ess_basic);
+
+  if (any_nan(m.values)) {
+    // posterior answers NA for every other measure (median, mad and quantile2 do not drop NA).
+    s.median = s.mad = s.q2_5 = s.q5 = s.q95 = s.q97_5 = nan_value;
+    s.rhat = s.ess_bulk = s.ess_tail = nan_value;
+    return s;
+  }
+  const std::vector<double> sorted = sorted_copy(m.values);
+  s.median = detail::median_sorted(sorted);
+  s.mad = mad_sorted(m.values, sorted);
+  s.q2_5 = detail::quantile7_sorted(sorted, 0.025);
+  s.q5 = detail::quantile7_sorted(sorted, 0.05);
+  s.q95 = detail::quantile7_sorted(sorted, 0.95);
+  s.q97_5 = detail::quantile7_sorted(sorted, 0.975);
+
+  // The bulk R-hat and the bulk ESS share one rank normalization of the split chains.
+  const draws_matrix z = detail::z_scale(split);
+  s.ess_bulk = detail::ess_chains(z);
+  const double rhat_tail = rhat_of_ranks(detail::split_chains(detail::fold_draws(m)));
+  s.rhat = na_max(detail::rhat_chains(z), rhat_tail);
+
+  if (detail::should_return_na(m.values)) {
+    s.ess_tail = nan_value;
+  } else {
+    s.ess_tail = na_min(ess_quantile_sorted(m, sorted, 0.05), ess_quantile_sorted(m, sorted, 0.95));
+  }
+  return s;
+}
+
+}  // namespace hbglm

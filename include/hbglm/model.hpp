@@ -1,0 +1,153 @@
+#pragma once
+/** @file The statistical model on top of a design: parameters, transforms, priors, names, and the
+ *  "global" part of the log density (everything but the data terms and the group effects), which
+ *  every backend shares. ARCHITECTURE §4.
+ *
+ *  Unconstrained parameter vector q = [globals | z]:
+ *    globals: population-level coefficients (design order; the centered Intercept when the design
+ *             is centered), then per group-level term the log sds (or interval-transformed sds),
+ *             then per correlated term its k(k-1)/2 canonical partial correlations (tanh), then
+ *             log sigma (gaussian without se()). Parameters with a constant() prior are not in q.
+ *    z:       per term, level-major: z[t][j][c] ~ N(0, 1);  u_t[j] = diag(sd_t) L_t z_t[j].
+ *  The globals come first so the dense block of the dense_diag metric is q[0 .. n_globals). */
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hbglm/design.hpp"
+#include "hbglm/prior.hpp"
+
+namespace hbglm {
+
+/** How a scalar parameter maps from the unconstrained scale. */
+enum class scalar_transform {
+  identity,   ///< x = y
+  positive,   ///< x = exp(y), log Jacobian y
+  interval,   ///< x = lower + (upper - lower) inv_logit(y) (a uniform prior bounds it)
+  fixed       ///< x = value (a constant() prior): not sampled
+};
+
+/** A scalar global parameter (a coefficient, an sd, sigma). */
+struct scalar_parameter {
+  std::string name;             ///< brms name: b_x, Intercept (centered), sd_g__c, sigma
+  prior_class cls = prior_class::b;
+  prior_distribution prior;     ///< after defaults and user statements
+  bool truncated_at_zero = false;  ///< sd and sigma: the prior is truncated to (0, inf), as brms
+  scalar_transform transform = scalar_transform::identity;
+  double lower = 0.0, upper = 0.0;  ///< interval bounds
+  double fixed_value = 0.0;         ///< fixed
+  std::size_t q_index = 0;          ///< position in q (unless fixed)
+  double log_normalizer = 0.0;      ///< subtracted from the log prior: log P(x > 0) if truncated
+};
+
+/** One group-level term's parameters. */
+struct term_parameters {
+  std::size_t first_sd = 0;        ///< index into model::scalars() of its k sds
+  std::size_t k = 0;
+  bool correlated = false;
+  std::size_t cpc_q_index = 0;     ///< first of k(k-1)/2 canonical partial correlations in q
+  double lkj_eta = 1.0;
+  std::size_t z_q_index = 0;       ///< first of J·k standard-normal z in q
+};
+
+/** Constrained values of the global parameters at one q, with what the backward pass needs. */
+struct global_values {
+  std::vector<double> beta;                ///< p coefficients in design order (centered Intercept)
+  std::vector<double> sd;                  ///< Σ_t k_t sds, term by term
+  std::vector<std::vector<double>> chol_corr;  ///< per term, k×k lower Cholesky factor, row-major
+  double sigma = 1.0;                      ///< gaussian sigma (1 when absent)
+  double log_prior_jacobian = 0.0;         ///< priors + Jacobians of the globals
+};
+
+/** Gradients of the log density with respect to the constrained globals, from the data terms
+ *  and the group effects; model::globals_backward turns them into gradients on q. */
+struct global_gradients {
+  std::vector<double> beta;                ///< ∂/∂β (Xᵀr)
+  std::vector<double> sd;                  ///< ∂/∂sd
+  std::vector<std::vector<double>> chol_corr;  ///< ∂/∂L, k×k row-major (lower part used)
+  double sigma = 0.0;                      ///< ∂/∂sigma
+};
+
+/** A model: design + priors. Immutable after construction; shared by all chains. */
+class model {
+ public:
+  /** @param[in] d the design (shared, read-only)
+   *  @param[in] priors user prior statements, applied in order (later ones win)
+   *  @throws prior_error for a prior that names a class, group or coefficient the model does
+   *          not have, or a distribution that cannot apply (e.g. lkj on b). */
+  model(std::shared_ptr<const design> d, const std::vector<prior_spec>& priors);
+
+  const design& data() const { return design_; }
+  std::size_t dim() const { return dim_; }
+  std::size_t n_globals() const { return n_globals_; }
+  const std::vector<scalar_parameter>& scalars() const { return scalars_; }
+  const std::vector<term_parameters>& terms() const { return terms_; }
+  bool has_sigma() const { return has_sigma_; }
+
+  /** Names of the unconstrained parameters q (e.g. "log(sd_g__Intercept)", "z_g[3,1]"). */
+  std::vector<std::string> unconstrained_names() const;
+
+  /** Output columns in brms order: b_* (b_Intercept uncentered), sd_*, cor_*, sigma, then the
+   *  group effects r_<group>.<level>.<coef> (1-based, as ArviZ/cmdstanr read arrays). */
+  std::vector<std::string> output_names(bool include_group_effects = true) const;
+  /** Number of output columns before the group effects. */
+  std::size_t n_output_globals() const;
+
+  /** The constrained output values at @p q, in output_names() order. */
+  void write_constrained(const double* q, double* out, bool include_group_effects = true) const;
+
+  /** Maps the globals of @p q to constrained values; puts priors and log Jacobians of the
+   *  globals into log_prior_jacobian (-infinity outside a prior's support). The z part
+   *  (-z²/2 each, without its constant) is the backend's, as z lives in its memory. */
+  void globals_forward(const double* q, global_values& values) const;
+
+  /** Adds to grad_q[0 .. n_globals) the gradient of log_prior_jacobian and, through the
+   *  transforms, of the data terms given their gradients @p g in the constrained globals. The
+   *  z part of grad_q (from the group effects and z's own prior) is the backend's job. */
+  void globals_backward(const double* q, const global_values& values, const global_gradients& g,
+                        double* grad_q) const;
+
+  /** The terms of the log density that do not depend on the parameters, summed once: over
+   *  observations log C(n, y), -lgamma(y + 1), -log(2π)/2, -log se_i (glm_family.cuh leaves them
+   *  out), and -log(2π)/2 for each z. Backends add it to every evaluation, so that lp__ is the
+   *  normalized log posterior density up to the LKJ normalizer. */
+  double log_density_constant() const { return log_density_constant_; }
+
+  /** The brms default priors as statements, one per line, for `hbglm info` and output headers. */
+  std::vector<std::string> prior_summary() const;
+
+ private:
+  void add_scalar(scalar_parameter p);
+  void apply_prior(const prior_spec& spec);
+
+  std::shared_ptr<const design> design_ptr_;
+  const design& design_;
+  std::vector<scalar_parameter> scalars_;
+  std::vector<term_parameters> terms_;
+  std::size_t n_beta_ = 0;
+  std::size_t sigma_index_ = 0;  ///< into scalars_
+  bool has_sigma_ = false;
+  std::size_t n_globals_ = 0;
+  std::size_t dim_ = 0;
+  double log_density_constant_ = 0.0;
+  struct output_group {
+    std::string name;                                    ///< r_<group>
+    std::size_t first_term = 0;                          ///< its level labels come from here
+    std::vector<std::pair<std::size_t, std::size_t>> coefs;  ///< (term, coef within term)
+  };
+  std::vector<output_group> output_groups_;
+
+ public:
+  /** Output groups of group effects: name r_<group>, level labels and coefficient names, as the
+   *  CSV header comments list them (`# levels.r_g = [...]`, `# coefs.r_g = [...]`). */
+  struct group_labels {
+    std::string name;
+    std::vector<std::string> levels;
+    std::vector<std::string> coefs;
+  };
+  std::vector<group_labels> output_group_labels() const;
+};
+
+}  // namespace hbglm

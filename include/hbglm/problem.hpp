@@ -1,0 +1,38 @@
+#pragma once
+/** @file From files and strings to a model: the first steps of every fit (ARCHITECTURE §2). */
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hbglm/design.hpp"
+#include "hbglm/formula.hpp"
+#include "hbglm/model.hpp"
+#include "hbglm/table.hpp"
+
+namespace hbglm {
+
+/** What the user asked for. */
+struct problem_spec {
+  std::string data_path;            ///< CSV file
+  std::string formula;              ///< e.g. "y ~ x + (1 + x | g)"
+  std::string family = "gaussian";  ///< gaussian, bernoulli, binomial, poisson
+  std::vector<std::string> priors;  ///< `--prior` statements, in order
+};
+
+/** A model ready to sample, with what it was built from. */
+struct problem {
+  formula parsed_formula;
+  std::shared_ptr<const design> design_ptr;
+  std::shared_ptr<const model> model_ptr;
+  std::size_t n_table_rows = 0;
+};
+
+/** Reads the data, parses the formula and priors, builds the design and the model.
+ *  @throws data_error, formula_error, prior_error, option_error with what and where. */
+problem load_problem(const problem_spec& spec);
+
+/** As load_problem, from a table already in memory. */
+problem make_problem(const table& data, const problem_spec& spec);
+
+}  // namespace hbglm

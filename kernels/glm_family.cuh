@@ -1,0 +1,75 @@
+#pragma once
+/** @file Per-observation GLM math shared by both backends: the parameter-dependent part of
+ *  log p(y_i | eta_i) and its derivative r_i = d log p / d eta_i. Terms that do not depend on the
+ *  parameters (log binomial coefficients, lgamma(y+1), -log(2π)/2, -log se_i) are summed once per
+ *  data set by the host (see model::log_likelihood_constant), not per evaluation. Adding a family
+ *  is a local change: a function here, a case in glm_observation, and its constant. */
+
+#include <cmath>
+
+#include "host_device.cuh"
+
+namespace hbglm::kernels {
+
+/** The family and link of the response. */
+enum class glm_family_id : int { gaussian_identity = 0, bernoulli_logit = 1, binomial_logit = 2,
+                                 poisson_log = 3 };
+
+/** One observation's contribution. */
+struct glm_observation_terms {
+  double log_lik;       ///< parameter-dependent part of log p(y | eta)
+  double d_eta;         ///< d log p / d eta
+  double sq_residual;   ///< gaussian: ((y - eta)/sigma)², for the gradient in sigma; else 0
+};
+
+/** log(1 + exp(x)) without overflow: for x > 0 it is x + log1p(exp(-x)), exact to rounding. */
+HBGLM_HOST_DEVICE inline double log1p_exp(double x) {
+  return x > 0.0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+/** 1 / (1 + exp(-x)) without overflow. */
+HBGLM_HOST_DEVICE inline double inv_logit(double x) {
+  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
+  const double e = exp(x);
+  return e / (1.0 + e);
+}
+
+/** Gaussian, identity link, standard deviation @p sigma (the model's sigma or the known se_i):
+ *  log p = -((y-eta)/sigma)²/2 [- log sigma - log(2π)/2, added elsewhere]. */
+HBGLM_HOST_DEVICE inline glm_observation_terms glm_gaussian_identity(double y, double eta,
+                                                                     double sigma) {
+  const double z = (y - eta) / sigma;
+  return {-0.5 * z * z, z / sigma, z * z};
+}
+
+/** Bernoulli, logit link: log p = y·eta - log(1 + e^eta). */
+HBGLM_HOST_DEVICE inline glm_observation_terms glm_bernoulli_logit(double y, double eta) {
+  return {y * eta - log1p_exp(eta), y - inv_logit(eta), 0.0};
+}
+
+/** Binomial with @p trials, logit link: log p = y·eta - n·log(1 + e^eta) [+ log C(n, y)]. */
+HBGLM_HOST_DEVICE inline glm_observation_terms glm_binomial_logit(double y, double trials,
+                                                                  double eta) {
+  return {y * eta - trials * log1p_exp(eta), y - trials * inv_logit(eta), 0.0};
+}
+
+/** Poisson, log link: log p = y·eta - e^eta [- lgamma(y + 1)]. */
+HBGLM_HOST_DEVICE inline glm_observation_terms glm_poisson_log(double y, double eta) {
+  const double mu = exp(eta);
+  return {y * eta - mu, y - mu, 0.0};
+}
+
+/** Dispatch on the family. @p trials is used by binomial; @p sigma by gaussian. */
+HBGLM_HOST_DEVICE inline glm_observation_terms glm_observation(glm_family_id family, double y,
+                                                               double eta, double trials,
+                                                               double sigma) {
+  switch (family) {
+    case glm_family_id::gaussian_identity: return glm_gaussian_identity(y, eta, sigma);
+    case glm_family_id::bernoulli_logit: return glm_bernoulli_logit(y, eta);
+    case glm_family_id::binomial_logit: return glm_binomial_logit(y, trials, eta);
+    case glm_family_id::poisson_log: return glm_poisson_log(y, eta);
+  }
+  return {NAN, NAN, NAN};
+}
+
+}  // namespace hbglm::kernels

@@ -1,0 +1,173 @@
+// The analytic gradient of the CPU backend against finite differences, for every family × every
+// kind of group-level term × correlated/uncorrelated × every prior distribution, on random small
+// models at random parameter values (issue 2).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/glm_cpu_density.hpp"
+#include "support/model_fixtures.hpp"
+#include "support/tolerance.hpp"
+
+namespace hbglm {
+namespace {
+
+struct family_case {
+  family fam;
+  std::string response;
+};
+
+std::vector<family_case> family_cases() {
+  return {{family::gaussian, "y_gaussian"},
+          {family::gaussian, "y_gaussian | se(se)"},
+          {family::bernoulli, "y_bernoulli"},
+          {family::binomial, "y_binomial | trials(n_trials)"},
+          {family::binomial, "cbind(y_binomial, n_trials)"},
+          {family::poisson, "y_poisson"}};
+}
+
+const std::vector<std::string> random_parts = {
+    "(1 | g1)",                    // intercept only
+    "(1 + x1 | g1)",               // correlated, k = 2
+    "(1 + x1 || g1)",              // uncorrelated, k = 2
+    "(0 + x1 | g2)",               // slope only
+    "(1 + x1 + x2 | g2)",          // correlated, k = 3
+    "(1 | g1:g2)",                 // interaction of grouping factors
+    "(1 | g1/g2)",                 // nested
+    "(1 | g1) + (0 + x1 | g1)",    // two terms on one factor
+    "(1 + f | g2)",                // factor slope, correlated k = 3
+    "(1 + x1 + x2 + f || g1)",     // uncorrelated k = 4
+};
+
+const std::vector<std::string> fixed_parts = {
+    "x1 + x2 + f + x1:f", "0 + Intercept + x1", "x1 + offset(expo)", "1", "x2 * f"};
+
+/// Prior sets, each exercising some distributions; filtered per model to the classes it has.
+struct prior_set {
+  std::vector<std::string> b, intercept, sd, sigma, cor;
+};
+
+std::vector<prior_set> prior_sets() {
+  return {
+      {{}, {}, {}, {}, {}},  // brms defaults
+      {{"b ~ normal(0, 1)"}, {"Intercept ~ normal(1, 5)"}, {"sd ~ normal(0.5, 1)"},
+       {"sigma ~ normal(0, 2)"}, {"cor ~ lkj(2)"}},
+      {{"b ~ student_t(4, 0.5, 2)"}, {"Intercept ~ student_t(3, -1, 2.5)"},
+       {"sd ~ student_t(5, 1, 2)"}, {"sigma ~ student_t(3, 0, 1)"}, {"cor ~ lkj(0.5)"}},
+      {{"b ~ cauchy(0, 2)"}, {"Intercept ~ cauchy(1, 3)"}, {"sd ~ cauchy(0, 1)"},
+       {"sigma ~ cauchy(1, 2)"}, {"cor ~ lkj(1)"}},
+      {{"b ~ flat"}, {"Intercept ~ flat"}, {"sd ~ exponential(2)"}, {"sigma ~ exponential(1)"},
+       {"cor ~ lkj(3)"}},
+      {{"b ~ normal(0, 3)"}, {}, {"sd ~ gamma(2, 1.5)"}, {"sigma ~ gamma(3, 2)"}, {}},
+      {{}, {}, {"sd ~ lognormal(0, 1)"}, {"sigma ~ lognormal(0.5, 0.7)"}, {}},
+      {{"b ~ uniform(-4, 5)"}, {"Intercept ~ uniform(-10, 10)"}, {"sd ~ uniform(0, 6)"},
+       {"sigma ~ uniform(0.1, 7)"}, {}},
+      {{"b ~ normal(0, 2)", "b[x1] ~ constant(0.3)"}, {}, {"sd ~ flat"}, {"sigma ~ flat"}, {}},
+  };
+}
+
+/// The prior statements of @p set that apply to @p m (its classes and coefficients).
+std::vector<std::string> applicable(const prior_set& set, const model& m) {
+  bool has_b = false, has_intercept = false, has_sd = false, has_cor = false, has_x1 = false;
+  for (const auto& p : m.scalars()) {
+    has_b |= p.cls == prior_class::b;
+    has_intercept |= p.cls == prior_class::intercept;
+    has_sd |= p.cls == prior_class::sd;
+    has_x1 |= p.name == "b_x1";
+  }
+  for (const auto& t : m.terms()) has_cor |= t.correlated;
+  std::vector<std::string> out;
+  for (const auto& s : set.b) {
+    if (has_b && (s.find("b[x1]") == std::string::npos || has_x1)) out.push_back(s);
+  }
+  if (has_intercept) out.insert(out.end(), set.intercept.begin(), set.intercept.end());
+  if (has_sd) out.insert(out.end(), set.sd.begin(), set.sd.end());
+  if (m.has_sigma()) out.insert(out.end(), set.sigma.begin(), set.sigma.end());
+  if (has_cor) out.insert(out.end(), set.cor.begin(), set.cor.end());
+  return out;
+}
+
+/// Central differences with one Richardson step: (4 D(h/2) - D(h)) / 3, error O(h⁴).
+double finite_difference(const detail::glm_cpu_density& density, std::vector<double> q,
+                         std::size_t i, double h) {
+  std::vector<double> scratch(q.size());
+  auto f = [&](double delta) {
+    std::vector<double> x = q;
+    x[i] += delta;
+    return density.log_density_grad(x.data(), scratch.data());
+  };
+  const double d_h = (f(h) - f(-h)) / (2 * h);
+  const double d_half = (f(h / 2) - f(-h / 2)) / h;
+  return (4 * d_half - d_h) / 3;
+}
+
+/// Checks the gradient at a few random points; returns the number of components checked.
+std::size_t check_gradient(const std::shared_ptr<const model>& m, std::uint64_t seed,
+                           const std::string& label) {
+  detail::glm_cpu_density density(m);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> init(-1.2, 1.2);
+  std::size_t checked = 0;
+  for (int point = 0; point < 2; ++point) {
+    std::vector<double> q(m->dim()), grad(m->dim());
+    for (double& v : q) v = init(rng);
+    const double lp = density.log_density_grad(q.data(), grad.data());
+    EXPECT_TRUE(std::isfinite(lp)) << label;
+    if (!std::isfinite(lp)) return checked;
+    const auto names = m->unconstrained_names();
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      const double fd = finite_difference(density, q, i, 1e-3);
+      const double scale = std::max({1.0, std::fabs(grad[i]), std::fabs(fd)});
+      EXPECT_LT(std::fabs(grad[i] - fd) / scale, test::gradient_rel)
+          << label << "\n  parameter " << names[i] << ": analytic " << grad[i] << ", numeric "
+          << fd;
+      ++checked;
+    }
+  }
+  return checked;
+}
+
+TEST(Gradient, MatchesFiniteDifferencesForEveryFamilyTermAndPrior) {
+  const table data = test::random_table(40, 5, 4, 7);
+  const auto sets = prior_sets();
+  std::size_t n_models = 0, n_checked = 0;
+  std::uint64_t seed = 100;
+  for (const auto& fc : family_cases()) {
+    for (std::size_t r = 0; r < random_parts.size(); ++r) {
+      const std::string& fixed = fixed_parts[(r + n_models) % fixed_parts.size()];
+      const std::string formula = fc.response + " ~ " + fixed + " + " + random_parts[r];
+      const auto base = test::make_model(data, formula, fc.fam);
+      for (std::size_t s = 0; s < sets.size(); ++s) {
+        const auto priors = applicable(sets[s], *base);
+        std::string label = to_string(fc.fam) + ": " + formula + "; priors:";
+        for (const auto& p : priors) label += " [" + p + "]";
+        const auto m = test::make_model(data, formula, fc.fam, priors);
+        n_checked += check_gradient(m, seed++, label);
+        ++n_models;
+        if (HasFailure()) return;
+      }
+    }
+  }
+  EXPECT_EQ(n_models, family_cases().size() * random_parts.size() * sets.size());
+  RecordProperty("models", static_cast<int>(n_models));
+  RecordProperty("components", static_cast<int>(n_checked));
+}
+
+TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {
+  const table data = test::random_table(30, 3, 3, 11);
+  std::uint64_t seed = 5;
+  for (const auto& fc : family_cases()) {
+    for (const auto& fixed : fixed_parts) {
+      const std::string formula = fc.response + " ~ " + fixed;
+      check_gradient(test::make_model(data, formula, fc.fam), seed++, formula);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hbglm
