@@ -126,10 +126,14 @@ class json_array_parser {
     for (int i = 0; i < 4; ++i) {
       const char c = next();
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<std::uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<std::uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<std::uint32_t>(c - 'A' + 10);
-      else fail("bad \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<std::uint32_t>(c - 'A' + 10);
+      else
+        fail("bad \\u escape");
     }
     return v;
   }
@@ -146,14 +150,30 @@ class json_array_parser {
       }
       const char e = next();
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           std::uint32_t cp = hex4();
           if (cp >= 0xD800 && cp <= 0xDBFF) {  // a UTF-16 surrogate pair
@@ -167,7 +187,8 @@ class json_array_parser {
           append_utf8(out, cp);
           break;
         }
-        default: fail("bad escape");
+        default:
+          fail("bad escape");
       }
     }
   }
@@ -240,8 +261,8 @@ class reader {
     std::size_t start = 0;
     while (true) {
       const std::size_t comma = line.find(',', start);
-      std::string name = trim(line.substr(start, comma == std::string::npos ? std::string::npos
-                                                                            : comma - start));
+      std::string name =
+          trim(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
       if (name.empty()) {
         fail(line_no, "empty column name (column " + std::to_string(out_.names.size() + 1) +
                           ") in the header");
@@ -326,8 +347,7 @@ class reader {
     if (starts_with(c, "Step size")) {
       const std::size_t eq = c.find('=');
       double v = 0;
-      if (eq == std::string::npos ||
-          !parse_number(c.data() + eq + 1, c.data() + c.size(), v)) {
+      if (eq == std::string::npos || !parse_number(c.data() + eq + 1, c.data() + c.size(), v)) {
         fail(line_no, "cannot read the step size from '# " + c + "'");
       }
       out_.adaptation.step_size = v;

@@ -23,8 +23,9 @@ namespace hbglm {
 namespace {
 
 bool all_digits(const std::string& s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
 }
 
 // The label with 1-based index @p idx_text, or the index itself when there is no such label.
@@ -86,7 +87,8 @@ named_draws combine(std::vector<cmdstan_csv>&& chains) {
   }
 
   d.variables.reserve(d.names.size());
-  for (const std::string& name : d.names) d.variables.push_back(display_name(name, d.levels, d.coefs));
+  for (const std::string& name : d.names)
+    d.variables.push_back(display_name(name, d.levels, d.coefs));
   d.draws.assign(d.names.size(), std::vector<std::vector<double>>(kept.size()));
   for (std::size_t c = 0; c < kept.size(); ++c) {
     d.sources.push_back(kept[c]->source);

@@ -29,8 +29,12 @@ bool any_nan(const std::vector<double>& v) {
 }
 
 // R's min()/max() of two results: NA when either is NA.
-double na_min(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? nan_value : std::min(a, b); }
-double na_max(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? nan_value : std::max(a, b); }
+double na_min(double a, double b) {
+  return (std::isnan(a) || std::isnan(b)) ? nan_value : std::min(a, b);
+}
+double na_max(double a, double b) {
+  return (std::isnan(a) || std::isnan(b)) ? nan_value : std::max(a, b);
+}
 
 // z_scale turns NA into NA and then .rhat/.ess answer NA; ranks of the other values (infinite
 // ones included) are well defined, so only NaN short-cuts here.

@@ -83,11 +83,12 @@ std::vector<std::string> diagnostic_warnings(const sampler_diagnostics& diag,
   }
   if (diag.n_max_treedepth > 0) {
     out.push_back(
-        "Warning: " + std::to_string(diag.n_max_treedepth) + " of " +
-        std::to_string(diag.n_draws) + " transitions after warmup hit the maximum tree depth of " +
+        "Warning: " + std::to_string(diag.n_max_treedepth) + " of " + std::to_string(diag.n_draws) +
+        " transitions after warmup hit the maximum tree depth of " +
         std::to_string(diag.max_depth) +
         ". This is an efficiency concern, not a validity one: increase max_depth "
-        "(--max-depth " + std::to_string(diag.max_depth + 2) +
+        "(--max-depth " +
+        std::to_string(diag.max_depth + 2) +
         ") or reparameterize the model (strongly correlated or badly scaled parameters).");
   }
   std::string low_chains;
@@ -124,9 +125,9 @@ std::vector<std::string> diagnostic_warnings(const sampler_diagnostics& diag,
     if (low_tail && (!worst_tail || s.ess_tail < worst_tail->ess_tail)) worst_tail = &s;
   }
   if (n_rhat > 0) {
-    out.push_back("Warning: " + plural(n_rhat, "variable has", "variables have") +
-                  " R-hat above " + fixed(rhat_warning_threshold, 2) + " (largest " +
-                  fixed(worst_rhat->rhat, 2) + " for " + worst_rhat->variable +
+    out.push_back("Warning: " + plural(n_rhat, "variable has", "variables have") + " R-hat above " +
+                  fixed(rhat_warning_threshold, 2) + " (largest " + fixed(worst_rhat->rhat, 2) +
+                  " for " + worst_rhat->variable +
                   "): the chains have not mixed and the estimates are unreliable. Run the chains "
                   "longer (more iterations); if R-hat stays high, look for multimodality or "
                   "weakly identified parameters and consider stronger priors or reparameterizing.");
@@ -134,8 +135,8 @@ std::vector<std::string> diagnostic_warnings(const sampler_diagnostics& diag,
   if (n_ess > 0) {
     std::string detail;
     if (worst_bulk) {
-      detail += "smallest bulk ESS " + fixed(worst_bulk->ess_bulk, 0) + " for " +
-                worst_bulk->variable;
+      detail +=
+          "smallest bulk ESS " + fixed(worst_bulk->ess_bulk, 0) + " for " + worst_bulk->variable;
     }
     if (worst_tail) {
       detail += std::string(detail.empty() ? "" : ", ") + "smallest tail ESS " +

@@ -20,16 +20,16 @@ namespace hbglm {
 struct cmdstan_adaptation {
   bool present = false;  ///< an "# Adaptation terminated" line was seen
   double step_size = std::numeric_limits<double>::quiet_NaN();  ///< NaN when absent
-  bool dense = false;                ///< the inverse metric is a full matrix
-  std::vector<double> inv_metric;    ///< diagonal elements, or the dense matrix row by row
-  std::size_t n_inv_metric_rows = 0; ///< 1 for a diagonal metric, the dimension when dense
+  bool dense = false;                 ///< the inverse metric is a full matrix
+  std::vector<double> inv_metric;     ///< diagonal elements, or the dense matrix row by row
+  std::size_t n_inv_metric_rows = 0;  ///< 1 for a diagonal metric, the dimension when dense
 };
 
 /** One CmdStan CSV file (one chain). */
 struct cmdstan_csv {
-  std::string source;                          ///< file name, for messages
-  std::vector<std::string> names;              ///< column names in file order
-  std::vector<std::vector<double>> columns;    ///< columns[j][i]: draw i of column names[j]
+  std::string source;                        ///< file name, for messages
+  std::vector<std::string> names;            ///< column names in file order
+  std::vector<std::vector<double>> columns;  ///< columns[j][i]: draw i of column names[j]
   /// Labels of group-effect arrays from `# levels.r_g = ["a", "b"]`, keyed by "r_g".
   std::map<std::string, std::vector<std::string>> levels;
   /// Labels of group-effect coefficients from `# coefs.r_g = ["Intercept", "x"]`, keyed by "r_g".
