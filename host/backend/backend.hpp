@@ -80,6 +80,9 @@ class backend {
   virtual void copy_to_host(const device_vector& v, double* out) = 0;
   /** Copies dim() doubles from the host into a vector. */
   virtual void copy_from_host(const double* in, device_vector& v) = 0;
+  /** How many log density + gradient evaluations this backend has done (leapfrog included);
+   *  0 from a backend that does not count (test mocks). */
+  virtual std::size_t n_evaluations() const noexcept { return 0; }
 };
 
 }  // namespace hbglm::detail

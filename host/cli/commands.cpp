@@ -1,16 +1,25 @@
 #include "cli/commands.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <iomanip>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <random>
+
 #include "backend/registry.hpp"
 #include "cli/args.hpp"
 #include "hbglm/backend.hpp"
 #include "hbglm/error.hpp"
+#include "hbglm/fit.hpp"
 #include "hbglm/problem.hpp"
+#include "hbglm/summary.hpp"
 
 namespace hbglm::cli {
 namespace {
@@ -21,6 +30,8 @@ const char* const usage =
     "usage: hbglm <command> [options]\n"
     "\n"
     "commands:\n"
+    "  sample   fit a model with NUTS; write CmdStan CSV files and print a brms-like summary\n"
+    "  summary  summarise CmdStan CSV files (R-hat, bulk and tail ESS as the R package posterior)\n"
     "  check    build the model from data and formula; print its parameters, priors and the\n"
     "           log density and gradient at one point\n"
     "  info     version, compiled backends, devices found\n"
@@ -90,6 +101,156 @@ int command_check(int argc, char** argv, std::ostream& out) {
   return 0;
 }
 
+const char* const sample_usage =
+    "usage: hbglm sample --data FILE.csv --formula 'y ~ x + (1 + x | g)' [options]\n"
+    "\n"
+    "model:\n"
+    "  --data FILE              CSV with a header line (required)\n"
+    "  --formula TEXT           lme4/brms formula (required)\n"
+    "  --family NAME            gaussian (default), bernoulli, binomial, poisson\n"
+    "  --prior TEXT             a prior, e.g. 'b ~ normal(0, 1)', 'sd[g] ~ exponential(1)';\n"
+    "                           repeatable, later ones win\n"
+    "sampler (Stan's defaults):\n"
+    "  --chains N               4\n"
+    "  --threads N              chains run at once; default min(chains, cores)\n"
+    "  --warmup N               1000 warmup iterations per chain\n"
+    "  --samples N              1000 draws per chain after warmup\n"
+    "  --thin N                 1: keep every N-th draw\n"
+    "  --seed N                 random seed; the same seed gives identical files (default: from\n"
+    "                           the clock, printed in the files)\n"
+    "  --adapt-delta X          0.8: target acceptance rate; raise to 0.95-0.99 on divergences\n"
+    "  --max-depth N            10: maximum tree depth\n"
+    "  --metric NAME            diag (default), dense, dense_diag (dense over the global\n"
+    "                           parameters, diagonal over the group-level effects)\n"
+    "  --init R                 2: initial values uniform(-R, R) on the unconstrained scale\n"
+    "  --backend NAME           cpu (default) or cuda\n"
+    "output:\n"
+    "  --output-dir DIR         . : files DIR/PREFIX_1.csv ... one per chain\n"
+    "  --output-prefix PREFIX   hbglm\n"
+    "  --save-group-effects M   all (every draw), summary (per-level mean and sd in\n"
+    "                           PREFIX_N_group_effects.csv), none; default: all up to 2000\n"
+    "                           group-effect columns, else summary\n"
+    "  --sig-figs N             6 significant digits in the draws\n"
+    "  --quiet                  no progress lines and no summary\n";
+
+const char* const summary_usage =
+    "usage: hbglm summary FILE.csv [FILE.csv ...] [--format table|csv] [--max-depth N]\n"
+    "\n"
+    "  Reads CmdStan CSV files (one per chain; hbglm's or CmdStan's) and prints the brms-like\n"
+    "  table (Estimate, Est.Error, 95% interval, Rhat, Bulk_ESS, Tail_ESS) with warnings, or with\n"
+    "  --format csv every variable with the columns of posterior::summarise_draws():\n"
+    "  variable,mean,median,sd,mad,q5,q95,rhat,ess_bulk,ess_tail,mcse_mean.\n"
+    "  --max-depth N   the tree depth that counts as saturated (default: from the files, or 10)\n";
+
+std::atomic<bool> interrupt_requested{false};
+
+extern "C" void on_interrupt(int) { interrupt_requested.store(true); }
+
+void print_summary(const std::vector<std::string>& files, const std::string& format,
+                   int max_depth, std::ostream& out) {
+  const named_draws draws = read_chains(files);
+  for (const auto& note : draws.notes) out << "note: " << note << "\n";
+  const std::vector<draws_summary> rows = summarise_draws(draws);
+  if (format == "csv") {
+    write_summary_csv(out, rows);
+    return;
+  }
+  print_brms_summary(out, draws, rows);
+  if (max_depth < 0) {
+    auto it = draws.config.find("max_depth");
+    max_depth = it == draws.config.end() ? 10 : std::atoi(it->second.c_str());
+  }
+  const auto warnings = diagnostic_warnings(diagnose_sampler(draws, max_depth), rows);
+  if (!warnings.empty()) out << "\n";
+  for (const auto& w : warnings) out << w << "\n";
+}
+
+int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  const args a(argc, argv, 2,
+               {"data", "formula", "family", "prior", "chains", "threads", "warmup", "samples",
+                "thin", "seed", "adapt-delta", "max-depth", "metric", "init", "backend",
+                "output-dir", "output-prefix", "save-group-effects", "sig-figs"},
+               {"help", "quiet"});
+  if (a.has("help")) {
+    out << sample_usage;
+    return 0;
+  }
+  if (!a.positional().empty()) {
+    throw option_error("unexpected argument '" + a.positional().front() +
+                       "' (options start with --)");
+  }
+  fit_options o;
+  nuts_options& n = o.nuts;
+  o.chains = static_cast<int>(a.get_int("chains", 4, 1, 1024));
+  o.threads = static_cast<int>(a.get_int("threads", 0, 0, 1024));
+  n.num_warmup = static_cast<int>(a.get_int("warmup", n.num_warmup, 0, 100000000));
+  n.num_samples = static_cast<int>(a.get_int("samples", n.num_samples, 0, 100000000));
+  n.thin = static_cast<int>(a.get_int("thin", n.thin, 1, 100000000));
+  if (a.has("seed")) {
+    n.seed = static_cast<std::uint64_t>(a.get_int("seed", 0, 0, 4294967295LL));
+  } else {
+    n.seed = std::random_device{}() & 0x7fffffffu;
+  }
+  n.delta = a.get_real("adapt-delta", n.delta, 0.1, 0.9999999);
+  n.max_depth = static_cast<int>(a.get_int("max-depth", n.max_depth, 1, 30));
+  n.metric = parse_metric_kind(a.get("metric", "diag"));
+  n.init_radius = a.get_real("init", n.init_radius, 0.0, 1e6);
+  o.backend = parse_backend_kind(a.get("backend", "cpu"));
+  o.output_dir = a.get("output-dir", ".");
+  o.output_prefix = a.get("output-prefix", "hbglm");
+  o.save_group_effects = parse_group_effects_output(a.get("save-group-effects", "auto"));
+  o.sig_figs = static_cast<int>(a.get_int("sig-figs", 6, 1, 18));
+  const bool quiet = a.has("quiet");
+  o.progress = !quiet && ::isatty(STDOUT_FILENO) == 1;
+  for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
+  const problem_spec spec = spec_from(a);
+  o.data_path = spec.data_path;
+
+  const problem p = load_problem(spec);
+  for (const auto& msg : p.design_ptr->messages) err << "note: " << msg << "\n";
+  interrupt_requested.store(false);
+  o.stop = &interrupt_requested;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  const fit_result result = run_fit(p, o, err);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+
+  if (result.interrupted) {
+    err << "interrupted: " << result.n_draws_written << " draws written to";
+    for (const auto& f : result.files) err << " " << f;
+    err << " (every row in them is a complete draw)\n";
+    return 130;
+  }
+  if (!quiet) {
+    out << "Sampled " << o.chains << " chains in " << std::fixed << std::setprecision(1)
+        << result.seconds << " s (" << std::setprecision(0)
+        << static_cast<double>(result.n_gradients) / result.seconds
+        << " gradients per second), seed " << n.seed << std::defaultfloat << "; draws in";
+    for (const auto& f : result.files) out << " " << f;
+    out << "\n\n";
+    print_summary(result.files, "table", n.max_depth, out);
+  }
+  return 0;
+}
+
+int command_summary(int argc, char** argv, std::ostream& out) {
+  const args a(argc, argv, 2, {"format", "max-depth"}, {"help"});
+  if (a.has("help")) {
+    out << summary_usage;
+    return 0;
+  }
+  if (a.positional().empty()) throw option_error("hbglm summary needs at least one CSV file");
+  const std::string format = a.get("format", "table");
+  if (format != "table" && format != "csv") {
+    throw option_error("--format must be table or csv, not '" + format + "'");
+  }
+  const int max_depth = a.has("max-depth") ? static_cast<int>(a.get_int("max-depth", 10, 1, 30))
+                                            : -1;  // from the files
+  print_summary(a.positional(), format, max_depth, out);
+  return 0;
+}
+
 int command_info(std::ostream& out) {
   out << "hbglm " << HBGLM_VERSION << "\n";
   for (backend_kind kind : {backend_kind::cpu, backend_kind::cuda}) {
@@ -117,6 +278,8 @@ int run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (command == "--version") return command_info(out);
   if (command == "info") return command_info(out);
   if (command == "check") return command_check(argc, argv, out);
+  if (command == "sample") return command_sample(argc, argv, out, err);
+  if (command == "summary") return command_summary(argc, argv, out);
   err << "unknown command '" << command << "'\n\n" << usage;
   return 2;
 }

@@ -55,9 +55,13 @@ void fft(std::vector<std::complex<double>>& a, bool inverse) {
     const std::size_t stride = n / len;
     for (std::size_t start = 0; start < n; start += len) {
       for (std::size_t k = 0; k < half; ++k) {
-        const std::complex<double> wk = inverse ? std::conj(w[k * stride]) : w[k * stride];
+        const double wr = w[k * stride].real();
+        const double wi = inverse ? -w[k * stride].imag() : w[k * stride].imag();
         const std::complex<double> u = a[start + k];
-        const std::complex<double> v = a[start + k + half] * wk;
+        const std::complex<double> x = a[start + k + half];
+        // Written out: std::complex's operator* checks for infinities (__muldc3), which
+        // triples the cost; the inputs here are finite (centred finite draws).
+        const std::complex<double> v(x.real() * wr - x.imag() * wi, x.real() * wi + x.imag() * wr);
         a[start + k] = u + v;
         a[start + k + half] = u - v;
       }
@@ -73,17 +77,18 @@ std::size_t fft_size(std::size_t n) {
   return m;
 }
 
-// posterior:::autocovariance's final scaling: ac / ac[1] * var(x) * (N - 1) / N (R's left-to-right
-// order), or zeros when var(x) == 0.
+// posterior:::autocovariance's final scaling of the raw lag sums: ac / ac[1] * var(x) * (N - 1) / N
+// (R's left-to-right order), or zeros when var(x) == 0. raw[0] must be the lag-0 sum.
+double scaled_lag(double raw_t, double raw_0, double varx, std::size_t n) {
+  if (varx == 0) return 0.0;
+  return raw_t / raw_0 * varx * static_cast<double>(n - 1) / static_cast<double>(n);
+}
+
 void scale_autocovariance(const double* x, std::size_t n, const std::vector<double>& raw,
                           std::vector<double>& out) {
-  out.assign(n, 0.0);
   const double varx = r_var(x, n);
-  if (varx == 0) return;
-  const double ac0 = raw[0];
-  for (std::size_t t = 0; t < n; ++t) {
-    out[t] = raw[t] / ac0 * varx * static_cast<double>(n - 1) / static_cast<double>(n);
-  }
+  out.resize(raw.size());
+  for (std::size_t t = 0; t < raw.size(); ++t) out[t] = scaled_lag(raw[t], raw[0], varx, n);
 }
 
 // Long-double sum / n without refinement: base::colMeans and matrixStats::colMeans2/rowMeans2.
@@ -93,6 +98,66 @@ double plain_mean(std::size_t n, Get get) {
   for (std::size_t i = 0; i < n; ++i) sum += get(i);
   return static_cast<double>(sum / static_cast<long double>(n));
 }
+
+// Lags computed directly before ess_chains switches to the FFT. Geyer's truncation usually stops
+// after a few lags for well-mixed chains, where m n operations per lag beat the FFT's ~10 m n
+// log2(2n); chains that mix slowly ask for more lags and get the FFT (O(m n log n) for all lags).
+constexpr std::size_t direct_lag_limit = 32;
+
+// The mean over chains of posterior:::autocovariance at lag t, computed on demand: directly for
+// t < direct_lag_limit (lag sums added as the Geyer loop asks for them), from the FFT for all
+// later lags. Both give posterior's values to rounding (~1e-16 of the lag-0 value).
+class mean_autocovariance {
+ public:
+  explicit mean_autocovariance(const draws_matrix& x)
+      : x_(x), centred_(x.n_chain), raw_(x.n_chain), var_(x.n_chain) {
+    for (std::size_t c = 0; c < x.n_chain; ++c) {
+      const double* v = x.chain(c);
+      const double mu = r_mean(v, x.n_iter);
+      centred_[c].resize(x.n_iter);
+      for (std::size_t i = 0; i < x.n_iter; ++i) centred_[c][i] = v[i] - mu;
+      var_[c] = r_var(v, x.n_iter);
+    }
+  }
+
+  double operator[](std::size_t t) {
+    const std::size_t n = x_.n_iter;
+    if (t < direct_lag_limit) {
+      if (n_direct_ <= t) {
+        // lag 0 first (the scale), then at least double the lags so far
+        const std::size_t upto = std::min({direct_lag_limit, n, std::max(t + 1, 2 * n_direct_)});
+        for (std::size_t c = 0; c < x_.n_chain; ++c) {
+          const std::vector<double>& y = centred_[c];
+          for (std::size_t lag = n_direct_; lag < upto; ++lag) {
+            double sum = 0;
+            for (std::size_t i = 0; i + lag < n; ++i) sum += y[i] * y[i + lag];
+            raw_[c].push_back(sum);
+          }
+        }
+        n_direct_ = upto;
+      }
+      return plain_mean(x_.n_chain, [&](std::size_t c) {
+        return scaled_lag(raw_[c][t], raw_[c][0], var_[c], n);
+      });
+    }
+    if (fft_.empty()) {
+      fft_.resize(x_.n_chain);
+      for (std::size_t c = 0; c + 1 < x_.n_chain; c += 2) {
+        autocovariance_pair(x_.chain(c), x_.chain(c + 1), n, fft_[c], fft_[c + 1]);
+      }
+      if (x_.n_chain % 2 == 1) fft_[x_.n_chain - 1] = autocovariance(x_.chain(x_.n_chain - 1), n);
+    }
+    return plain_mean(x_.n_chain, [&](std::size_t c) { return fft_[c][t]; });
+  }
+
+ private:
+  const draws_matrix& x_;
+  std::vector<std::vector<double>> centred_;  // x - mean(x), per chain
+  std::vector<std::vector<double>> raw_;      // direct lag sums, per chain
+  std::vector<double> var_;                   // var(x), per chain
+  std::size_t n_direct_ = 0;                  // lags in raw_
+  std::vector<std::vector<double>> fft_;      // all lags, once a late lag is needed
+};
 
 }  // namespace
 
@@ -193,17 +258,8 @@ double ess_chains(const draws_matrix& x) {
   const std::size_t m = x.n_chain;
   if (n < 3 || should_return_na(x.values)) return nan_value;
 
-  // acov <- apply(x, 2, autocovariance); acov_means <- rowMeans2(acov)
-  std::vector<std::vector<double>> acov(m);
-  for (std::size_t c = 0; c + 1 < m; c += 2) {
-    autocovariance_pair(x.chain(c), x.chain(c + 1), n, acov[c], acov[c + 1]);
-  }
-  if (m % 2 == 1) acov[m - 1] = autocovariance(x.chain(m - 1), n);
-  std::vector<double> acov_means(n);
-  for (std::size_t t = 0; t < n; ++t) {
-    acov_means[t] = plain_mean(m, [&](std::size_t c) { return acov[c][t]; });
-  }
-
+  // acov <- apply(x, 2, autocovariance); acov_means <- rowMeans2(acov), lags on demand
+  mean_autocovariance acov_means(x);
   const double nd = static_cast<double>(n);
   const double mean_var = acov_means[0] * nd / (nd - 1);
   double var_plus = mean_var * (nd - 1) / nd;
@@ -279,6 +335,23 @@ std::vector<double> autocovariance(const double* x, std::size_t n) {
   return out;
 }
 
+std::vector<double> autocovariance_direct(const double* x, std::size_t n, std::size_t n_lags) {
+  std::vector<double> out;
+  n_lags = std::min(n_lags, n);
+  if (n_lags == 0) return out;
+  const double mu = r_mean(x, n);
+  std::vector<double> centred(n);
+  for (std::size_t i = 0; i < n; ++i) centred[i] = x[i] - mu;
+  std::vector<double> raw(n_lags);
+  for (std::size_t t = 0; t < n_lags; ++t) {
+    double sum = 0;
+    for (std::size_t i = 0; i + t < n; ++i) sum += centred[i] * centred[i + t];
+    raw[t] = sum;
+  }
+  scale_autocovariance(x, n, raw, out);
+  return out;
+}
+
 void autocovariance_pair(const double* a, const double* b, std::size_t n,
                          std::vector<double>& acov_a, std::vector<double>& acov_b) {
   acov_a.clear();
@@ -315,89 +388,49 @@ double qnorm(double p) {
   if (std::isnan(p) || p < 0 || p > 1) return nan_value;
   if (p == 0) return -std::numeric_limits<double>::infinity();
   if (p == 1) return std::numeric_limits<double>::infinity();
-  // Coefficients of AS 241 PPND16 as in R's nmath/qnorm.c (R 4.2).
+  // Wichura's AS 241 PPND16, coefficients and branches as in R's nmath/qnorm.c (R 4.2): rational
+  // approximations in q = p - 1/2 near the centre and in r = sqrt(-log(min(p, 1 - p))) in the
+  // tails. Horner's rule in the same order as R's nested expressions gives the same rounding.
+  static constexpr double a[8] = {
+      2509.0809287301226727, 33430.575583588128105, 67265.770927008700853, 45921.953931549871457,
+      13731.693765509461125, 1971.5909503065514427, 133.14166789178437745, 3.387132872796366608};
+  static constexpr double b[8] = {
+      5226.495278852854561,  28729.085735721942674, 39307.89580009271061,  21213.794301586595867,
+      5394.1960214247511077, 687.1870074920579083,  42.313330701600911252, 1.};
+  static constexpr double c[8] = {7.7454501427834140764e-4, .0227238449892691845833,
+                                  .24178072517745061177,    1.27045825245236838258,
+                                  3.64784832476320460504,   5.7694972214606914055,
+                                  4.6303378461565452959,    1.42343711074968357734};
+  static constexpr double d[8] = {1.05075007164441684324e-9, 5.475938084995344946e-4,
+                                  .0151986665636164571966,   .14810397642748007459,
+                                  .68976733498510000455,     1.6763848301838038494,
+                                  2.05319162663775882187,    1.};
+  static constexpr double e[8] = {2.01033439929228813265e-7, 2.71155556874348757815e-5,
+                                  .0012426609473880784386,   .026532189526576123093,
+                                  .29656057182850489123,     1.7848265399172913358,
+                                  5.4637849111641143699,     6.6579046435011037772};
+  static constexpr double f[8] = {2.04426310338993978564e-15, 1.4215117583164458887e-7,
+                                  1.8463183175100546818e-5,   7.868691311456132591e-4,
+                                  .0148753612908506148525,    .13692988092273580531,
+                                  .59983220655588793769,      1.};
+  const auto horner = [](const double(&coef)[8], double x) {
+    double v = coef[0];
+    for (int k = 1; k < 8; ++k) v = v * x + coef[k];
+    return v;
+  };
   const double q = p - 0.5;
-  double r, val;
   if (std::abs(q) <= .425) {  // 0.075 <= p <= 0.925
-    r = .180625 - q * q;
-    val =
-        q *
-        (((((((r * 2509.0809287301226727 + 33430.575583588128105) * r + 67265.770927008700853) * r +
-             45921.953931549871457) *
-                r +
-            13731.693765509461125) *
-               r +
-           1971.5909503065514427) *
-              r +
-          133.14166789178437745) *
-             r +
-         3.387132872796366608) /
-        (((((((r * 5226.495278852854561 + 28729.085735721942674) * r + 39307.89580009271061) * r +
-             21213.794301586595867) *
-                r +
-            5394.1960214247511077) *
-               r +
-           687.1870074920579083) *
-              r +
-          42.313330701600911252) *
-             r +
-         1.);
-    return val;
+    const double r = .180625 - q * q;
+    return q * horner(a, r) / horner(b, r);
   }
-  r = q > 0 ? 1 - p : p;  // min(p, 1 - p) < 0.075
-  r = std::sqrt(-std::log(r));
+  double r = std::sqrt(-std::log(q > 0 ? 1 - p : p));  // min(p, 1 - p) < 0.075
+  double val;
   if (r <= 5.) {  // min(p, 1 - p) >= exp(-25) ~= 1.39e-11
     r += -1.6;
-    val = (((((((r * 7.7454501427834140764e-4 + .0227238449892691845833) * r +
-                .24178072517745061177) *
-                   r +
-               1.27045825245236838258) *
-                  r +
-              3.64784832476320460504) *
-                 r +
-             5.7694972214606914055) *
-                r +
-            4.6303378461565452959) *
-               r +
-           1.42343711074968357734) /
-          (((((((r * 1.05075007164441684324e-9 + 5.475938084995344946e-4) * r +
-                .0151986665636164571966) *
-                   r +
-               .14810397642748007459) *
-                  r +
-              .68976733498510000455) *
-                 r +
-             1.6763848301838038494) *
-                r +
-            2.05319162663775882187) *
-               r +
-           1.);
+    val = horner(c, r) / horner(d, r);
   } else {
     r += -5.;
-    val = (((((((r * 2.01033439929228813265e-7 + 2.71155556874348757815e-5) * r +
-                .0012426609473880784386) *
-                   r +
-               .026532189526576123093) *
-                  r +
-              .29656057182850489123) *
-                 r +
-             1.7848265399172913358) *
-                r +
-            5.4637849111641143699) *
-               r +
-           6.6579046435011037772) /
-          (((((((r * 2.04426310338993978564e-15 + 1.4215117583164458887e-7) * r +
-                1.8463183175100546818e-5) *
-                   r +
-               7.868691311456132591e-4) *
-                  r +
-              .0148753612908506148525) *
-                 r +
-             .13692988092273580531) *
-                r +
-            .59983220655588793769) *
-               r +
-           1.);
+    val = horner(e, r) / horner(f, r);
   }
   return q < 0.0 ? -val : val;
 }

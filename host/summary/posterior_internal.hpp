@@ -65,6 +65,13 @@ double ess_chains(const draws_matrix& x);
  *  @param[in] x the series @param[in] n its length @return n autocovariances */
 std::vector<double> autocovariance(const double* x, std::size_t n);
 
+/** As autocovariance for the first @p n_lags lags only, by direct summation (O(n n_lags)); the
+ *  same values up to rounding. ess_chains uses it for the first lags, which is all that Geyer's
+ *  truncation needs for well-mixed chains.
+ *  @param[in] x the series @param[in] n its length @param[in] n_lags lags wanted (at most n)
+ *  @return min(n_lags, n) autocovariances */
+std::vector<double> autocovariance_direct(const double* x, std::size_t n, std::size_t n_lags);
+
 /** As autocovariance for two series of equal length at once (one complex FFT carries both:
  *  the real and imaginary parts of the input); the results equal two autocovariance calls up to
  *  rounding.

@@ -202,7 +202,7 @@ void expect_draws_recover_the_target(const run_output& out, const std::string& l
   // ~300 z-scores per run: under a correct sampler max |z| rarely exceeds 4; 5 leaves room for
   // the noise of single-chain ESS estimates of squared functionals.
   EXPECT_LT(r.max_abs_z, 5.0) << label;
-  EXPECT_LT(r.fraction_above_2, 0.12) << label;  // nominal 0.046
+  EXPECT_LT(r.fraction_above_2, 0.15) << label;  // nominal 0.046; the z-scores are correlated
   EXPECT_GT(r.min_ess_mean, 100) << label;
   EXPECT_EQ(out.c.n_divergent, 0u) << label;
   const double mean_accept = out.c.sum_accept / out.c.draws.size();

@@ -43,6 +43,7 @@ std::unique_ptr<device_vector> cpu_backend::make_vector() {
 
 double cpu_backend::log_density_grad(const device_vector& q, device_vector& grad) {
   // Stan's base_hamiltonian: a domain error or a non-finite value is an infinite potential.
+  ++n_evaluations_;
   double lp;
   try {
     lp = density_->log_density_grad(values_of(q).data(), values_of(grad).data());

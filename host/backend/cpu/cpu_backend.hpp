@@ -51,12 +51,14 @@ class cpu_backend final : public backend {
   void add(const device_vector& a, const device_vector& b, device_vector& dst) override;
   void copy_to_host(const device_vector& v, double* out) override;
   void copy_from_host(const double* in, device_vector& v) override;
+  std::size_t n_evaluations() const noexcept override { return n_evaluations_; }
 
  private:
   std::shared_ptr<const log_density_function> density_;
   std::size_t dim_;
   inv_metric inv_metric_;
   std::vector<double> dense_upper_cholesky_;  ///< U with inv_metric dense block = UᵀU
+  std::size_t n_evaluations_ = 0;
   cpu_vector p_sharp_scratch_;                ///< M⁻¹p inside leapfrog
 };
 

@@ -26,14 +26,21 @@ void regularize_covariance(Eigen::Ref<Eigen::MatrixXd> covar, double n) {
   if (!covar.allFinite()) throw hbglm::error(overflow_message);
 }
 
+namespace {
+
+std::size_t checked_n_dense(std::size_t dim, std::size_t n_dense) {
+  if (n_dense > dim) throw hbglm::error("metric_adaptation: n_dense exceeds the dimension");
+  return n_dense;
+}
+
+}  // namespace
+
 metric_adaptation::metric_adaptation(std::size_t dim, std::size_t n_dense)
     : windowed_adaptation("metric"),
       dim_(dim),
-      n_dense_(n_dense),
-      covar_estimator_(n_dense),
-      var_estimator_(dim - n_dense) {
-  if (n_dense > dim) throw hbglm::error("metric_adaptation: n_dense exceeds the dimension");
-}
+      n_dense_(checked_n_dense(dim, n_dense)),
+      covar_estimator_(n_dense_),
+      var_estimator_(dim_ - n_dense_) {}
 
 // stan/mcmc/var_adaptation.hpp learn_variance and covar_adaptation.hpp learn_covariance, applied
 // to the two blocks with a shared window.

@@ -1,0 +1,192 @@
+#include "hbglm/fit.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <filesystem>
+#include <iomanip>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+#include "backend/registry.hpp"
+#include "hbglm/error.hpp"
+#include "io/cmdstan_writer.hpp"
+#include "mcmc/run_chain.hpp"
+
+namespace hbglm {
+
+group_effects_output parse_group_effects_output(const std::string& text) {
+  if (text == "all") return group_effects_output::all;
+  if (text == "summary") return group_effects_output::summary;
+  if (text == "none") return group_effects_output::none;
+  if (text == "auto") return group_effects_output::automatic;
+  throw option_error("--save-group-effects must be all, summary, none or auto, not '" + text +
+                     "'");
+}
+
+namespace {
+
+/// Group-effect columns above which `automatic` keeps per-level summaries instead of draws:
+/// 2,000 columns × 4,000 draws is already ~80 MB of CSV.
+constexpr std::size_t max_automatic_group_effect_columns = 2000;
+
+std::string chain_file(const fit_options& o, int chain, const char* suffix) {
+  return (std::filesystem::path(o.output_dir) /
+          (o.output_prefix + "_" + std::to_string(chain) + suffix))
+      .string();
+}
+
+/// Prints one line per chain every few seconds while chains run (only when asked: the CLI asks
+/// when stdout is a terminal).
+class progress_monitor {
+ public:
+  progress_monitor(const std::vector<std::unique_ptr<detail::cmdstan_writer>>& writers,
+                   const nuts_options& nuts, std::ostream& out)
+      : writers_(writers), nuts_(nuts), out_(out), thread_([this] { loop(); }) {}
+  ~progress_monitor() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    const auto start = std::chrono::steady_clock::now();
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(3), [this] { return done_; })) {
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const std::size_t per_chain =
+          static_cast<std::size_t>((nuts_.num_warmup + nuts_.num_samples) / nuts_.thin);
+      for (std::size_t c = 0; c < writers_.size(); ++c) {
+        const std::size_t done = writers_[c]->iterations_done();
+        const bool warmup = done < static_cast<std::size_t>(nuts_.num_warmup / nuts_.thin);
+        out_ << "chain " << c + 1 << ": iteration " << done << "/" << per_chain << " ("
+             << (warmup ? "warmup" : "sampling") << "), " << std::fixed << std::setprecision(0)
+             << elapsed << " s, " << writers_[c]->divergent_so_far() << " divergent\n"
+             << std::defaultfloat;
+      }
+      out_.flush();
+    }
+  }
+
+  const std::vector<std::unique_ptr<detail::cmdstan_writer>>& writers_;
+  const nuts_options& nuts_;
+  std::ostream& out_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+fit_result run_fit(const problem& p, const fit_options& options, std::ostream& log) {
+  validate(options.nuts);
+  if (options.chains < 1) throw option_error("--chains must be at least 1");
+  if (options.threads < 0) throw option_error("--threads must be 0 (automatic) or more");
+  if (options.sig_figs < 1 || options.sig_figs > 18) {
+    throw option_error("--sig-figs must be between 1 and 18");
+  }
+  const model& m = *p.model_ptr;
+  if (!backend_available(options.backend)) {
+    throw backend_error(backend_unavailable_reason(options.backend));
+  }
+
+  group_effects_output ge = options.save_group_effects;
+  const std::size_t n_ge_columns = m.output_names(true).size() - m.n_output_globals();
+  if (ge == group_effects_output::automatic) {
+    ge = n_ge_columns <= max_automatic_group_effect_columns ? group_effects_output::all
+                                                            : group_effects_output::summary;
+  }
+  if (n_ge_columns == 0) ge = group_effects_output::none;
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.output_dir, ec);
+  if (ec) throw error("cannot create output directory " + options.output_dir + ": " + ec.message());
+
+  // Open every file before sampling, so an unwritable directory fails at once.
+  fit_result result;
+  std::vector<std::unique_ptr<detail::cmdstan_writer>> writers;
+  for (int c = 1; c <= options.chains; ++c) {
+    detail::cmdstan_header header;
+    header.command_line = options.command_line;
+    header.data_path = options.data_path;
+    header.formula = p.design_ptr->formula_text;
+    header.family = to_string(p.design_ptr->family);
+    header.backend = to_string(options.backend);
+    header.chain = static_cast<std::uint32_t>(c);
+    header.options = &options;
+    header.notes = p.design_ptr->messages;
+    result.files.push_back(chain_file(options, c, ".csv"));
+    writers.push_back(std::make_unique<detail::cmdstan_writer>(result.files.back(), m, header, ge));
+    writers.back()->set_stop_flag(options.stop);
+    if (ge == group_effects_output::summary) {
+      result.group_effect_files.push_back(chain_file(options, c, "_group_effects.csv"));
+    }
+  }
+
+  const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+  const int n_threads = std::min(options.chains, options.threads > 0
+                                                     ? options.threads
+                                                     : static_cast<int>(hardware));
+  std::vector<std::exception_ptr> failures(static_cast<std::size_t>(options.chains));
+  std::vector<std::size_t> evaluations(static_cast<std::size_t>(options.chains), 0);
+  std::vector<mcmc::chain_result> chain_results(static_cast<std::size_t>(options.chains));
+  std::atomic<int> next_chain{0};
+  const auto start = std::chrono::steady_clock::now();
+  {
+    std::unique_ptr<progress_monitor> monitor;
+    if (options.progress) monitor = std::make_unique<progress_monitor>(writers, options.nuts, log);
+    auto worker = [&] {
+      for (int c = next_chain++; c < options.chains; c = next_chain++) {
+        const auto idx = static_cast<std::size_t>(c);
+        try {
+          auto backend = detail::make_backend(options.backend, p.model_ptr);
+          mcmc::chain_setup setup;
+          setup.n_dense_globals = m.n_globals();
+          // Chain ids are 1-based, as CmdStan's: they key the chain's random numbers.
+          chain_results[idx] = mcmc::run_chain(*backend, options.nuts,
+                                               static_cast<std::uint32_t>(c + 1), *writers[idx],
+                                               setup);
+          evaluations[idx] = backend->n_evaluations();
+          writers[idx]->finish(ge == group_effects_output::summary
+                                   ? result.group_effect_files[idx]
+                                   : std::string());
+        } catch (...) {
+          failures[idx] = std::current_exception();
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int t = 1; t < n_threads; ++t) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (std::size_t c = 0; c < writers.size(); ++c) {
+    for (const auto& msg : writers[c]->messages()) log << "chain " << c + 1 << ": " << msg << "\n";
+  }
+  for (const auto& f : failures) {
+    if (f) std::rethrow_exception(f);
+  }
+  for (std::size_t c = 0; c < writers.size(); ++c) {
+    result.n_draws_written += writers[c]->n_draws_written();
+    result.n_divergent += writers[c]->n_divergent();
+    result.n_max_treedepth += writers[c]->n_max_treedepth();
+    result.interrupted |= chain_results[c].interrupted;
+    result.n_gradients += evaluations[c];
+  }
+  return result;
+}
+
+}  // namespace hbglm

@@ -1,0 +1,65 @@
+#pragma once
+/** @file Sampling a model with several chains and writing CmdStan CSV files: what `hbglm sample`
+ *  does, as one library call. */
+
+#include <atomic>
+#include <cstddef>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "hbglm/backend.hpp"
+#include "hbglm/problem.hpp"
+#include "hbglm/sampler.hpp"
+
+namespace hbglm {
+
+/** What to write of the group effects r_<group> (for 100k levels, every draw is gigabytes). */
+enum class group_effects_output {
+  automatic,  ///< all when there are at most 2,000 group-effect columns, else summary
+  all,        ///< every draw, as r_<group>.<level>.<coef> columns
+  summary,    ///< per-level posterior mean and sd in <prefix>_<chain>_group_effects.csv
+  none        ///< neither
+};
+
+/** Parses "all", "summary", "none" (or "auto"). @throws option_error otherwise. */
+group_effects_output parse_group_effects_output(const std::string& text);
+
+/** Options of a fit beyond the NUTS options. */
+struct fit_options {
+  nuts_options nuts;
+  int chains = 4;                 ///< ≥ 1
+  int threads = 0;                ///< chains run at once; 0: min(chains, hardware threads)
+  backend_kind backend = backend_kind::cpu;
+  std::string output_dir = ".";   ///< created if missing
+  std::string output_prefix = "hbglm";  ///< files <output_dir>/<prefix>_<chain>.csv, 1-based
+  group_effects_output save_group_effects = group_effects_output::automatic;
+  int sig_figs = 6;               ///< significant digits of the draws (CmdStan's default)
+  bool progress = false;          ///< a progress line per chain on the terminal
+  std::string command_line;       ///< recorded in the file headers
+  std::string data_path;          ///< recorded in the file headers
+  /// Set from another thread (a signal handler) to stop every chain after its current iteration.
+  std::atomic<bool>* stop = nullptr;
+};
+
+/** What a fit produced. */
+struct fit_result {
+  std::vector<std::string> files;               ///< one CmdStan CSV per chain
+  std::vector<std::string> group_effect_files;  ///< summary mode only
+  std::size_t n_draws_written = 0;              ///< all chains together
+  std::size_t n_divergent = 0;
+  std::size_t n_max_treedepth = 0;
+  bool interrupted = false;
+  double seconds = 0;                           ///< wall time
+  std::size_t n_gradients = 0;                  ///< log density + gradient evaluations, all chains
+};
+
+/** Runs the chains (concurrently, one backend each) and streams their draws to CSV files.
+ *  The same seed gives byte-identical files whatever the number of threads.
+ *  @param[in] p the model
+ *  @param[in] options validated here
+ *  @param[in,out] log notes and warnings as they happen
+ *  @throws option_error, backend_error, or hbglm::error from a chain (initialization failed) */
+fit_result run_fit(const problem& p, const fit_options& options, std::ostream& log);
+
+}  // namespace hbglm
