@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -40,9 +42,9 @@ enum election_variable : std::uint32_t {
 static_assert((election_set | row_noise_predictors) == 0x10007u, "documented in simulate.hpp");
 
 enum varying_slope_variable : std::uint32_t {
-  group_effect = 1,   ///< normals: z0, z1
-  obs_values = 2,     ///< normal 0: x (normal 1 unused); word 2 (call 1, word 0): group
-  obs_response = 3    ///< gaussian: normal 0; bernoulli: word 0 as a uniform
+  group_effect = 1,  ///< normals: z0, z1
+  obs_values = 2,    ///< normal 0: x (normal 1 unused); word 2 (call 1, word 0): group
+  obs_response = 3   ///< gaussian: normal 0; bernoulli: word 0 as a uniform
 };
 
 /// Words 2·call and 2·call + 1 of rng::random_bits(seed, simulate, chain, unit, ·) from one
@@ -58,8 +60,8 @@ word_pair random_words(std::uint64_t seed, std::uint32_t chain, std::uint64_t un
                              static_cast<std::uint32_t>(unit),
                              static_cast<std::uint32_t>(unit >> 32) ^
                                  (static_cast<std::uint32_t>(rng::stream::simulate) << 24)}};
-  const rng::philox_block r =
-      rng::philox4x32_10(c, static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+  const rng::philox_block r = rng::philox4x32_10(c, static_cast<std::uint32_t>(seed),
+                                                 static_cast<std::uint32_t>(seed >> 32));
   return {{(static_cast<std::uint64_t>(r.v[0]) << 32) | r.v[1],
            (static_cast<std::uint64_t>(r.v[2]) << 32) | r.v[3]}};
 }
@@ -179,15 +181,14 @@ table simulate_election(const election_options& options, election_effects* effec
   }
   e.respondent.resize(n_respondents);
 
-  std::vector<std::string> names = {"y",    "respondent", "state",    "dem", "rep",
-                                    "educ", "inc",        "relig",    "nonwhite",
-                                    "age",  "potus2016"};
+  std::vector<std::string> names = {"y",   "respondent", "state",    "dem", "rep",      "educ",
+                                    "inc", "relig",      "nonwhite", "age", "potus2016"};
   const std::size_t first_v = names.size();
   for (std::size_t k = 1; k <= sizes::n_noise; ++k) names.push_back("V" + std::to_string(k));
-  table t = make_table(n, names,
-                       "simulate_election(n=" + std::to_string(n) + ", seed=" +
-                           std::to_string(seed) + ", family=" +
-                           to_string(options.response_family) + ")");
+  table t =
+      make_table(n, names,
+                 "simulate_election(n=" + std::to_string(n) + ", seed=" + std::to_string(seed) +
+                     ", family=" + to_string(options.response_family) + ")");
   auto col = [&t](std::size_t c) { return t.columns[c].numbers.data(); };
   double *y = col(0), *respondent = col(1), *state = col(2), *dem = col(3), *rep = col(4),
          *educ = col(5), *inc = col(6), *relig = col(7), *nonwhite = col(8), *age = col(9),
@@ -195,73 +196,91 @@ table simulate_election(const election_options& options, election_effects* effec
   double* v[sizes::n_noise];
   for (std::size_t k = 0; k < sizes::n_noise; ++k) v[k] = col(first_v + k);
 
-  for (std::size_t r = 0; r < n_respondents; ++r) {
-    // Respondent-level values: the first n_states respondents cover every state.
-    const word_pair a0 = random_words(seed, election_set | respondent_attributes, r, 0);
-    const word_pair a1 = random_words(seed, election_set | respondent_attributes, r, 1);
-    const word_pair a2 = random_words(seed, election_set | respondent_attributes, r, 2);
-    const std::uint32_t s = r < sizes::n_states
-                                ? static_cast<std::uint32_t>(r)
-                                : uniform_below(a0.w[0], static_cast<std::uint32_t>(sizes::n_states));
-    const double r_educ = (static_cast<double>(uniform_below(a0.w[1], 5)) - 2.0) / 2.0;
-    const double r_inc = (static_cast<double>(uniform_below(a1.w[0], 5)) - 2.0) / 2.0;
-    const double r_relig = (static_cast<double>(uniform_below(a1.w[1], 4)) - 1.5) / 2.0;
-    const double r_nonwhite = uniform_below(a2.w[0], 10) < 3 ? 1.0 : 0.0;
-    const double r_age = (18.0 + static_cast<double>(uniform_below(a2.w[1], 73)) - 50.0) / 20.0;
-    double z[2];
-    normal_pair(seed, election_set | respondent_effect, r, 0, z);
-    e.respondent[r] = truth::sd_respondent * z[0];
+  auto fill = [&](std::size_t r_begin, std::size_t r_end) {
+    for (std::size_t r = r_begin; r < r_end; ++r) {
+      // Respondent-level values: the first n_states respondents cover every state.
+      const word_pair a0 = random_words(seed, election_set | respondent_attributes, r, 0);
+      const word_pair a1 = random_words(seed, election_set | respondent_attributes, r, 1);
+      const word_pair a2 = random_words(seed, election_set | respondent_attributes, r, 2);
+      const std::uint32_t s =
+          r < sizes::n_states ? static_cast<std::uint32_t>(r)
+                              : uniform_below(a0.w[0], static_cast<std::uint32_t>(sizes::n_states));
+      const double r_educ = (static_cast<double>(uniform_below(a0.w[1], 5)) - 2.0) / 2.0;
+      const double r_inc = (static_cast<double>(uniform_below(a1.w[0], 5)) - 2.0) / 2.0;
+      const double r_relig = (static_cast<double>(uniform_below(a1.w[1], 4)) - 1.5) / 2.0;
+      const double r_nonwhite = uniform_below(a2.w[0], 10) < 3 ? 1.0 : 0.0;
+      const double r_age = (18.0 + static_cast<double>(uniform_below(a2.w[1], 73)) - 50.0) / 20.0;
+      double z[2];
+      normal_pair(seed, election_set | respondent_effect, r, 0, z);
+      e.respondent[r] = truth::sd_respondent * z[0];
 
-    // The respondent's part of eta, in a fixed order (the same sums on every platform).
-    const double eta_respondent =
-        truth::intercept + truth::b_educ * r_educ + truth::b_nonwhite * r_nonwhite +
-        truth::b_inc * r_inc + truth::b_relig * r_relig +
-        truth::b_educ_nonwhite * r_educ * r_nonwhite +
-        truth::b_nonwhite_inc * r_nonwhite * r_inc +
-        truth::b_nonwhite_relig * r_nonwhite * r_relig + e.state_intercept[s] +
-        e.respondent[r] + e.state_age[s] * r_age + e.state_educ[s] * r_educ +
-        e.state_inc[s] * r_inc + e.state_relig[s] * r_relig +
-        e.state_potus2016[s] * potus2016[s];
+      // The respondent's part of eta, in a fixed order (the same sums on every platform).
+      const double eta_respondent =
+          truth::intercept + truth::b_educ * r_educ + truth::b_nonwhite * r_nonwhite +
+          truth::b_inc * r_inc + truth::b_relig * r_relig +
+          truth::b_educ_nonwhite * r_educ * r_nonwhite +
+          truth::b_nonwhite_inc * r_nonwhite * r_inc +
+          truth::b_nonwhite_relig * r_nonwhite * r_relig + e.state_intercept[s] + e.respondent[r] +
+          e.state_age[s] * r_age + e.state_educ[s] * r_educ + e.state_inc[s] * r_inc +
+          e.state_relig[s] * r_relig + e.state_potus2016[s] * potus2016[s];
 
-    const std::size_t end = std::min(n, (r + 1) * sizes::n_questions);
-    for (std::size_t i = r * sizes::n_questions; i < end; ++i) {
-      respondent[i] = static_cast<double>(r + 1);
-      state[i] = static_cast<double>(s + 1);
-      educ[i] = r_educ;
-      inc[i] = r_inc;
-      relig[i] = r_relig;
-      nonwhite[i] = r_nonwhite;
-      age[i] = r_age;
-      potus[i] = potus2016[s];
-      const word_pair c = random_words(seed, election_set | row_candidates, i, 0);
-      const std::size_t d = i < sizes::n_dem
-                                ? i
-                                : uniform_below(c.w[0], static_cast<std::uint32_t>(sizes::n_dem));
-      const std::size_t g = i < sizes::n_rep
-                                ? i
-                                : uniform_below(c.w[1], static_cast<std::uint32_t>(sizes::n_rep));
-      dem[i] = static_cast<double>(d + 1);
-      rep[i] = static_cast<double>(g + 1);
-      double eta_v = 0.0;
-      for (std::size_t k = 0; k < sizes::n_noise; k += 2) {
-        double pair[2];
-        normal_pair(seed, election_set | row_noise_predictors, i, k / 2, pair);
-        v[k][i] = pair[0];
-        v[k + 1][i] = pair[1];
-        eta_v += truth::b_v[k] * pair[0];
-        eta_v += truth::b_v[k + 1] * pair[1];
+      const std::size_t end = std::min(n, (r + 1) * sizes::n_questions);
+      for (std::size_t i = r * sizes::n_questions; i < end; ++i) {
+        respondent[i] = static_cast<double>(r + 1);
+        state[i] = static_cast<double>(s + 1);
+        educ[i] = r_educ;
+        inc[i] = r_inc;
+        relig[i] = r_relig;
+        nonwhite[i] = r_nonwhite;
+        age[i] = r_age;
+        potus[i] = potus2016[s];
+        const word_pair c = random_words(seed, election_set | row_candidates, i, 0);
+        const std::size_t d =
+            i < sizes::n_dem ? i : uniform_below(c.w[0], static_cast<std::uint32_t>(sizes::n_dem));
+        const std::size_t g =
+            i < sizes::n_rep ? i : uniform_below(c.w[1], static_cast<std::uint32_t>(sizes::n_rep));
+        dem[i] = static_cast<double>(d + 1);
+        rep[i] = static_cast<double>(g + 1);
+        double eta_v = 0.0;
+        for (std::size_t k = 0; k < sizes::n_noise; k += 2) {
+          double pair[2];
+          normal_pair(seed, election_set | row_noise_predictors, i, k / 2, pair);
+          v[k][i] = pair[0];
+          v[k + 1][i] = pair[1];
+          eta_v += truth::b_v[k] * pair[0];
+          eta_v += truth::b_v[k + 1] * pair[1];
+        }
+        const double eta = eta_respondent + eta_v + e.dem[d] + e.rep[g];
+        y[i] = draw_response(options.response_family, eta, truth::sigma,
+                             random_words(seed, election_set | row_response, i, 0));
       }
-      const double eta = eta_respondent + eta_v + e.dem[d] + e.rep[g];
-      y[i] = draw_response(options.response_family, eta, truth::sigma,
-                           random_words(seed, election_set | row_response, i, 0));
     }
+  };
+
+  // Rows are independent given the (already drawn) state and candidate effects, and every value
+  // has its own Philox counter, so the respondents can be split among threads in any way
+  // without changing a bit of the result.
+  const std::size_t n_threads = std::max<std::size_t>(
+      1, std::min<std::size_t>(
+             options.n_threads != 0 ? options.n_threads : std::thread::hardware_concurrency(),
+             n_respondents / 50000));
+  auto range_begin = [&](std::size_t w) { return n_respondents * w / n_threads; };
+  std::vector<std::thread> workers;
+  std::size_t w = 1;  // range 0 is this thread's
+  try {
+    for (; w < n_threads; ++w) workers.emplace_back(fill, range_begin(w), range_begin(w + 1));
+  } catch (const std::system_error&) {
+    // No thread to be had: the ranges not started are filled here, the result is the same.
   }
+  fill(range_begin(0), range_begin(1));
+  for (std::size_t rest = w; rest < n_threads; ++rest)
+    fill(range_begin(rest), range_begin(rest + 1));
+  for (auto& worker : workers) worker.join();
   if (effects != nullptr) *effects = std::move(e);
   return t;
 }
 
-table simulate_varying_slope(const varying_slope_options& options,
-                             varying_slope_effects* effects) {
+table simulate_varying_slope(const varying_slope_options& options, varying_slope_effects* effects) {
   using truth = varying_slope_truth;
   check_size(options.n_obs, "simulate_varying_slope");
   check_family(options.response_family, "simulate_varying_slope");

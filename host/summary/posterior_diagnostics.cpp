@@ -68,15 +68,11 @@ std::vector<double> sorted_copy(const std::vector<double>& v) {
   return s;
 }
 
-// R's mad given the sorted draws (no NaN).
-double mad_sorted(const std::vector<double>& values, const std::vector<double>& sorted) {
-  if (sorted.empty()) return nan_value;
-  const double center = detail::median_sorted(sorted);
-  std::vector<double> dev(values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) dev[i] = std::abs(values[i] - center);
-  if (any_nan(dev)) return nan_value;  // an infinite median
-  std::sort(dev.begin(), dev.end());
-  return mad_constant * detail::median_sorted(dev);
+// R's mad from the folded draws |x - median(x)| (posterior::fold_draws): their median, scaled.
+double mad_of_folded(const draws_matrix& folded) {
+  std::vector<double> dev = folded.values;
+  if (dev.empty() || any_nan(dev)) return nan_value;  // NaN: an infinite median
+  return mad_constant * detail::median_unsorted(dev);
 }
 
 void check_prob(double prob) {
@@ -97,7 +93,8 @@ double mean(const std::vector<std::vector<double>>& x) {
 double median(const std::vector<std::vector<double>>& x) {
   const draws_matrix m = detail::to_draws_matrix(x);
   if (any_nan(m.values)) return nan_value;
-  return detail::median_sorted(sorted_copy(m.values));
+  std::vector<double> copy = m.values;
+  return detail::median_unsorted(copy);
 }
 
 double sd(const std::vector<std::vector<double>>& x) {
@@ -108,7 +105,8 @@ double sd(const std::vector<std::vector<double>>& x) {
 double mad(const std::vector<std::vector<double>>& x) {
   const draws_matrix m = detail::to_draws_matrix(x);
   if (any_nan(m.values)) return nan_value;
-  return mad_sorted(m.values, sorted_copy(m.values));
+  std::vector<double> copy = m.values;
+  return mad_of_folded(detail::fold_draws(m, detail::median_unsorted(copy)));
 }
 
 double quantile2(const std::vector<std::vector<double>>& x, double prob) {
@@ -179,7 +177,8 @@ draws_summary summarise_draws(const std::string& variable,
   }
   const std::vector<double> sorted = sorted_copy(m.values);
   s.median = detail::median_sorted(sorted);
-  s.mad = mad_sorted(m.values, sorted);
+  const draws_matrix folded = detail::fold_draws(m, s.median);
+  s.mad = mad_of_folded(folded);
   s.q2_5 = detail::quantile7_sorted(sorted, 0.025);
   s.q5 = detail::quantile7_sorted(sorted, 0.05);
   s.q95 = detail::quantile7_sorted(sorted, 0.95);
@@ -188,7 +187,7 @@ draws_summary summarise_draws(const std::string& variable,
   // The bulk R-hat and the bulk ESS share one rank normalization of the split chains.
   const draws_matrix z = detail::z_scale(split);
   s.ess_bulk = detail::ess_chains(z);
-  const double rhat_tail = rhat_of_ranks(detail::split_chains(detail::fold_draws(m)));
+  const double rhat_tail = rhat_of_ranks(detail::split_chains(folded));
   s.rhat = na_max(detail::rhat_chains(z), rhat_tail);
 
   if (detail::should_return_na(m.values)) {

@@ -195,16 +195,15 @@ draws_matrix split_chains(const draws_matrix& x) {
 }
 
 draws_matrix fold_draws(const draws_matrix& x) {
-  draws_matrix f = x;
   const bool has_nan =
       std::any_of(x.values.begin(), x.values.end(), [](double v) { return std::isnan(v); });
-  double med = nan_value;
-  if (!has_nan && !x.values.empty()) {
-    std::vector<double> sorted = x.values;
-    std::sort(sorted.begin(), sorted.end());
-    med = median_sorted(sorted);
-  }
-  for (double& v : f.values) v = std::abs(v - med);
+  std::vector<double> copy = x.values;
+  return fold_draws(x, has_nan ? nan_value : median_unsorted(copy));
+}
+
+draws_matrix fold_draws(const draws_matrix& x, double median) {
+  draws_matrix f = x;
+  for (double& v : f.values) v = std::abs(v - median);
   return f;
 }
 
@@ -500,6 +499,18 @@ double quantile7_sorted(const std::vector<double>& sorted, double prob) {
     qs = (1 - h) * qs + h * x_hi;
   }
   return qs;
+}
+
+double median_unsorted(std::vector<double>& values) {
+  const std::size_t n = values.size();
+  if (n == 0) return nan_value;
+  // R's median uses a partial sort too: the same order statistics, hence the same value.
+  const std::size_t half = (n + 1) / 2;
+  const auto upper = values.begin() + static_cast<std::ptrdiff_t>(n % 2 == 1 ? half - 1 : half);
+  std::nth_element(values.begin(), upper, values.end());
+  if (n % 2 == 1) return *upper;
+  const double pair[2] = {*std::max_element(values.begin(), upper), *upper};
+  return r_mean(pair, 2);
 }
 
 double median_sorted(const std::vector<double>& sorted) {

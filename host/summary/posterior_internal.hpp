@@ -36,6 +36,10 @@ draws_matrix split_chains(const draws_matrix& x);
  *  @param[in] x the draws @return the folded draws */
 draws_matrix fold_draws(const draws_matrix& x);
 
+/** As fold_draws with the median of all draws already known.
+ *  @param[in] x the draws @param[in] median median(x) @return |x - median| */
+draws_matrix fold_draws(const draws_matrix& x, double median);
+
 /** posterior:::z_scale: qnorm((r - 3/8) / (S + 1/4)) of the average ranks r over all S draws
  *  (Blom's offset; Vehtari et al. 2021 eq. 14).
  *  @param[in] x the draws, none NaN @return the rank-normalized draws */
@@ -102,6 +106,10 @@ double r_var(const double* x, std::size_t n);
  *  @param[in] sorted values in increasing order, none NaN @param[in] prob in [0, 1]
  *  @return the quantile; NaN when there are no values */
 double quantile7_sorted(const std::vector<double>& sorted, double prob);
+
+/** stats::median of unsorted values, by selection (O(n)) instead of a sort.
+ *  @param[in] values values, none NaN (reordered) @return the median; NaN when empty */
+double median_unsorted(std::vector<double>& values);
 
 /** stats::median of sorted values (the mean of the middle two, in long double, when even).
  *  @param[in] sorted values in increasing order, none NaN @return the median */

@@ -44,9 +44,9 @@ inline constexpr const char* election_formula =
 struct election_sizes {
   static constexpr std::size_t n_questions = 3;  ///< responses per respondent
   static constexpr std::size_t n_states = 34;
-  static constexpr std::size_t n_dem = 150;      ///< Democratic candidates
-  static constexpr std::size_t n_rep = 119;      ///< Republican candidates
-  static constexpr std::size_t n_noise = 40;     ///< V1 .. V40
+  static constexpr std::size_t n_dem = 150;   ///< Democratic candidates
+  static constexpr std::size_t n_rep = 119;   ///< Republican candidates
+  static constexpr std::size_t n_noise = 40;  ///< V1 .. V40
   /// Population-level coefficients of election_formula by R's model.matrix rules: (Intercept);
   /// the main effects educ, nonwhite, inc, relig (nonwhite once, although three `*` terms name
   /// it); V1..V40; the interactions educ:nonwhite, nonwhite:inc, nonwhite:relig (R orders the
@@ -82,13 +82,15 @@ struct election_truth {
   static constexpr double b_relig = 0.4;
   /// b_V1 .. b_V40: a third of them zero, the others in [-0.25, 0.25].
   static constexpr std::array<double, 40> b_v = {
-      0.20,  -0.15, 0.10,  -0.05, 0.00,  0.25,  -0.20, 0.05,  0.00, -0.10,   // V1 .. V10
-      0.15,  0.00,  -0.05, 0.10,  -0.25, 0.00,  0.05,  -0.10, 0.20, 0.00,    // V11 .. V20
-      -0.15, 0.10,  0.00,  0.05,  -0.05, 0.15,  0.00,  -0.20, 0.10, 0.00,    // V21 .. V30
-      0.05,  -0.10, 0.00,  0.20,  -0.15, 0.00,  0.10,  -0.05, 0.00, 0.15};   // V31 .. V40
-  static constexpr double b_educ_nonwhite = 0.1;    ///< b_educ:nonwhite
-  static constexpr double b_nonwhite_inc = -0.15;   ///< b_nonwhite:inc
-  static constexpr double b_nonwhite_relig = 0.2;   ///< b_nonwhite:relig
+      0.20,  -0.15, 0.10,  -0.05, 0.00,  0.25, -0.20, 0.05,  0.00, -0.10,  // V1 .. V10
+      0.15,  0.00,  -0.05, 0.10,  -0.25, 0.00, 0.05,  -0.10, 0.20, 0.00,   // V11 .. V20
+      -0.15, 0.10,  0.00,  0.05,  -0.05, 0.15, 0.00,  -0.20, 0.10, 0.00,   // V21 .. V30
+      0.05,  -0.10, 0.00,  0.20,  -0.15, 0.00, 0.10,  -0.05, 0.00, 0.15};  // V31 .. V40
+
+  static constexpr double b_educ_nonwhite = 0.1;   ///< b_educ:nonwhite
+  static constexpr double b_nonwhite_inc = -0.15;  ///< b_nonwhite:inc
+  static constexpr double b_nonwhite_relig = 0.2;  ///< b_nonwhite:relig
+
   static constexpr double sd_state_intercept = 0.3;   ///< sd_state__Intercept
   static constexpr double sd_respondent = 0.5;        ///< sd_respondent__Intercept
   static constexpr double sd_dem = 0.2;               ///< sd_dem__Intercept
@@ -114,14 +116,17 @@ struct election_options {
   /// gaussian or bernoulli. The predictors and group effects do not depend on it: with the same
   /// seed the two data sets differ only in y.
   family response_family = family::gaussian;
+  /// Threads that fill the rows (0: std::thread::hardware_concurrency(); one thread per 50,000
+  /// respondents at most). The data do not depend on it. About 4 µs per row on one core.
+  unsigned n_threads = 0;
 };
 
 /** The group effects drawn for one election data set, indexed by 0-based code (code - 1). */
 struct election_effects {
   std::vector<double> state_intercept, state_age, state_educ, state_inc, state_relig,
-      state_potus2016;                ///< n_states each: the slopes of the five state terms
-  std::vector<double> respondent;     ///< n_respondents
-  std::vector<double> dem, rep;       ///< n_dem, n_rep
+      state_potus2016;             ///< n_states each: the slopes of the five state terms
+  std::vector<double> respondent;  ///< n_respondents
+  std::vector<double> dem, rep;    ///< n_dem, n_rep
 };
 
 /** Simulates the election data set.
@@ -153,12 +158,12 @@ inline constexpr const char* varying_slope_formula = "y ~ x + (1 + x | g)";
  *    (u_g[0], u_g[1]) ~ normal(0, diag(sd) [[1, cor], [cor, 1]] diag(sd)),
  *  with gaussian y = eta + sigma e or bernoulli y ~ bernoulli(inv_logit(eta)). */
 struct varying_slope_truth {
-  static constexpr double intercept = 0.5;           ///< b_Intercept
-  static constexpr double b_x = 1.0;                 ///< b_x
-  static constexpr double sd_g_intercept = 0.8;      ///< sd_g__Intercept
-  static constexpr double sd_g_x = 0.4;              ///< sd_g__x
-  static constexpr double cor_g_intercept_x = 0.3;   ///< cor_g__Intercept__x
-  static constexpr double sigma = 1.0;               ///< gaussian residual sd
+  static constexpr double intercept = 0.5;          ///< b_Intercept
+  static constexpr double b_x = 1.0;                ///< b_x
+  static constexpr double sd_g_intercept = 0.8;     ///< sd_g__Intercept
+  static constexpr double sd_g_x = 0.4;             ///< sd_g__x
+  static constexpr double cor_g_intercept_x = 0.3;  ///< cor_g__Intercept__x
+  static constexpr double sigma = 1.0;              ///< gaussian residual sd
 };
 
 /** What to simulate. */

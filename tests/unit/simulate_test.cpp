@@ -27,8 +27,7 @@ using hbglm::election_truth;
 using hbglm::family;
 using hbglm::table;
 
-table election(std::size_t n, std::uint64_t seed, family f,
-               election_effects* effects = nullptr) {
+table election(std::size_t n, std::uint64_t seed, family f, election_effects* effects = nullptr) {
   election_options o;
   o.n_obs = n;
   o.seed = seed;
@@ -49,7 +48,7 @@ bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
 }
 
 std::vector<std::string> election_columns() {
-  std::vector<std::string> names = {"y",   "respondent", "state", "dem",      "rep",      "educ",
+  std::vector<std::string> names = {"y",   "respondent", "state",    "dem", "rep",      "educ",
                                     "inc", "relig",      "nonwhite", "age", "potus2016"};
   for (int k = 1; k <= 40; ++k) names.push_back("V" + std::to_string(k));
   return names;
@@ -83,11 +82,13 @@ TEST(SimulateElection, FamiliesShareThePredictors) {
 
 TEST(SimulateElection, PrefixIsIndependentOfSize) {
   // Counter-based: row i does not depend on how many rows follow it.
-  const table small = election(1000, 5, family::bernoulli), large = election(3001, 5, family::bernoulli);
+  const table small = election(1000, 5, family::bernoulli),
+              large = election(3001, 5, family::bernoulli);
   for (std::size_t c = 0; c < small.columns.size(); ++c) {
     const auto& s = small.columns[c].numbers;
     const auto& l = large.columns[c].numbers;
-    EXPECT_EQ(std::memcmp(s.data(), l.data(), s.size() * sizeof(double)), 0) << small.columns[c].name;
+    EXPECT_EQ(std::memcmp(s.data(), l.data(), s.size() * sizeof(double)), 0)
+        << small.columns[c].name;
   }
 }
 
@@ -102,9 +103,9 @@ TEST(SimulateElection, ColumnsArePresentNumericAndComplete) {
     ASSERT_EQ(c.numbers.size(), n) << c.name;
     ASSERT_EQ(c.missing.size(), n) << c.name;
     EXPECT_TRUE(std::none_of(c.missing.begin(), c.missing.end(), [](auto m) { return m != 0; }));
-    EXPECT_TRUE(std::all_of(c.numbers.begin(), c.numbers.end(),
-                            [](double v) { return std::isfinite(v); }))
-        << c.name;
+    EXPECT_TRUE(std::all_of(c.numbers.begin(), c.numbers.end(), [](double v) {
+      return std::isfinite(v);
+    })) << c.name;
   }
   EXPECT_EQ(names, election_columns());
   EXPECT_EQ(t.line_of_row.front(), 2u);
@@ -122,8 +123,8 @@ TEST(SimulateElection, RespondentsAnswerThreeQuestions) {
       ASSERT_EQ(r[i], static_cast<double>(i / 3 + 1));
       if (i % 3 == 0) continue;
       // Respondent-level columns are the same for the respondent's three rows.
-      for (const std::string name : {"state", "educ", "inc", "relig", "nonwhite", "age",
-                                     "potus2016"}) {
+      for (const std::string name :
+           {"state", "educ", "inc", "relig", "nonwhite", "age", "potus2016"}) {
         ASSERT_EQ(values(t, name)[i], values(t, name)[i - 1]) << name << " row " << i;
       }
     }
@@ -287,9 +288,11 @@ TEST(SimulateElection, DesignHasRsCoefficientsAndTerms) {
 
     // Terms in formula order; each k = 1, so K = 9 non-zeros per row of Z.
     const std::vector<std::pair<std::string, std::string>> terms = {
-        {"state", "Intercept"}, {"respondent", "Intercept"}, {"dem", "Intercept"},
-        {"rep", "Intercept"},   {"state", "age"},            {"state", "educ"},
-        {"state", "inc"},       {"state", "relig"},          {"state", "potus2016"}};
+        {"state", "Intercept"}, {"respondent", "Intercept"},
+        {"dem", "Intercept"},   {"rep", "Intercept"},
+        {"state", "age"},       {"state", "educ"},
+        {"state", "inc"},       {"state", "relig"},
+        {"state", "potus2016"}};
     ASSERT_EQ(d.terms.size(), election_sizes::n_terms);
     std::size_t n_u = 0;
     for (std::size_t t = 0; t < terms.size(); ++t) {
@@ -305,9 +308,8 @@ TEST(SimulateElection, DesignHasRsCoefficientsAndTerms) {
     EXPECT_EQ(d.n_u, n_u);
     EXPECT_EQ(d.Z.n_nonzeros(), n * election_sizes::n_terms);
     // Unconstrained dimension: 48 coefficients, 9 sds, sigma (gaussian), the z's.
-    EXPECT_EQ(p.model_ptr->dim(),
-              election_sizes::n_fixed + election_sizes::n_terms +
-                  (f == family::gaussian ? 1u : 0u) + n_u);
+    EXPECT_EQ(p.model_ptr->dim(), election_sizes::n_fixed + election_sizes::n_terms +
+                                      (f == family::gaussian ? 1u : 0u) + n_u);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
@@ -333,6 +334,22 @@ TEST(quantile, type_7_by_hand) {
   EXPECT_DOUBLE_EQ(posterior::quantile2({{4, 1}, {3, 2}}, 0.25), 1.75);
   EXPECT_THROW(posterior::quantile2({{1, 2}}, 1.5), data_error);
   EXPECT_THROW(posterior::quantile2({{1, 2}}, -0.1), data_error);
+}
+
+TEST(location_scale, median_by_selection_equals_median_of_sorted) {
+  for (const std::vector<double>& v : {std::vector<double>{5},
+                                       {2, 1},
+                                       {3, 1, 2},
+                                       {4, 4, 1, 4},
+                                       {1, 9, 2, 8, 3, 7, 4, 6},
+                                       {0.1, -0.3, 0.1, 0.1, 2.0, -5.0, 0.1}}) {
+    std::vector<double> sorted = v, copy = v;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(detail::median_unsorted(copy), detail::median_sorted(sorted));
+  }
+  std::vector<double> empty;
+  EXPECT_TRUE(std::isnan(detail::median_unsorted(empty)));
+  EXPECT_EQ(detail::median_sorted({1, 2, 3, 10}), 2.5);
 }
 
 TEST(location_scale, by_hand) {

@@ -69,6 +69,7 @@ cases <- list(
   # R's terms() orders the variables of a term by their first appearance in the formula, so
   # f:h after h is the term h:f (columns "hhi:fb", h varying fastest).
   c("factor_colon_factor_margin_written_first", "y ~ h + f:h", NA),
+  c("interaction_written_in_other_order", "y ~ x + f:x", NA),
   c("numeric_colon_numeric", "y ~ x:z", NA),
   c("three_way", "y ~ f * h * x", NA),
   c("two_factors_no_intercept", "y ~ 0 + f + h", NA),
