@@ -97,7 +97,9 @@ std::string format_number(double v) {
   return buf;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_ident_char(char c) { return is_alpha(c) || is_digit(c) || c == '_' || c == '.'; }
@@ -470,7 +472,9 @@ double log_inc_beta(double a, double b, long double x, long double y, double log
   // log(1 / B(a, b)) = lgamma(a + b) - lgamma(a) - lgamma(b)
   const double log_inv_beta = log_gamma_ratio(big, small) - std::lgamma(small);
   const double log_front = log_inv_beta + a * log_x + b * log_y;
-  if (x < (a + 1.0) / (a + b + 2.0)) {
+  // x < (a + 1)/(a + b + 2), tested as y > (b + 1)/(a + b + 2): for huge a the first form rounds
+  // both sides to 1 and picks the side whose fraction needs ~a*y iterations.
+  if (y > (b + 1.0) / (a + b + 2.0)) {
     return log_front + static_cast<double>(std::log(beta_continued_fraction(a, b, x, y))) -
            std::log(a);
   }
@@ -492,6 +496,9 @@ double log_student_t_cdf(double t, double nu) {
   if (t == 0.0) return -k_log_2;
   const double t2 = t * t;
   if (std::isinf(t2)) return t < 0.0 ? -k_inf : 0.0;
+  // Beyond nu = 1e30 even long double cannot hold x = nu/(nu + t^2) apart from 1 where it
+  // matters; the normal CDF is then within a relative max(t^2, t^4)/nu of the t CDF.
+  if (nu > 1e30) return log_normal_cdf(t);
   if (nu > 1e6 && t2 * t2 <= 2.56e-4 * nu) {
     const double log_cdf = log_normal_cdf(t);
     const double log_pdf = -0.5 * t2 - k_log_sqrt_2pi;
@@ -566,8 +573,9 @@ double prior_log_density(const prior_distribution& d, double x, double* d_dx) {
       const double nu = a[0];
       const double sigma = a[2];
       const double z = (x - a[1]) / sigma;
-      lp = std::lgamma(0.5 * (nu + 1.0)) - std::lgamma(0.5 * nu) - 0.5 * (std::log(nu) + k_log_pi) -
-           std::log(sigma) - 0.5 * (nu + 1.0) * std::log1p(z * z / nu);
+      // log_gamma_ratio rather than two lgamma calls keeps large nu accurate.
+      lp = log_gamma_ratio(0.5 * nu, 0.5) - 0.5 * (std::log(nu) + k_log_pi) - std::log(sigma) -
+           0.5 * (nu + 1.0) * std::log1p(z * z / nu);
       grad = -(nu + 1.0) * z / (sigma * (nu + z * z));
       break;
     }

@@ -14,7 +14,7 @@
 
 #include "hbglm/error.hpp"
 
-namespace hbglm::detail {
+namespace hbglm::detail::posterior {
 
 namespace {
 
@@ -522,4 +522,4 @@ double median_sorted(const std::vector<double>& sorted) {
   return r_mean(pair, 2);
 }
 
-}  // namespace hbglm::detail
+}  // namespace hbglm::detail::posterior

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <vector>
 
-namespace hbglm::detail {
+namespace hbglm::detail::posterior {
 
 /** Draws of one variable as an iterations x chains matrix, column-major: value(i, c) is
  *  iteration i of chain c (posterior's draws_array slice for one variable). */
@@ -115,4 +115,4 @@ double median_unsorted(std::vector<double>& values);
  *  @param[in] sorted values in increasing order, none NaN @return the median */
 double median_sorted(const std::vector<double>& sorted);
 
-}  // namespace hbglm::detail
+}  // namespace hbglm::detail::posterior
