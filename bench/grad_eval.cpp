@@ -134,10 +134,22 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
-/// Median time of f() in seconds: a warm-up (one call, more while under 0.1 s), then at least
-/// min_reps calls and at least min_seconds.
+/// Processor time of this process in seconds (std::clock: CLOCK_PROCESS_CPUTIME_ID on Linux,
+/// 1 µs steps). The timed code runs on one thread, so this is the time it ran, without the time
+/// it waited for a core: on a shared, oversubscribed machine the wall time is that plus noise.
+double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size();
+  return m == 0 ? 0.0 : m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+}
+
+/// Median wall and processor time of f(), in seconds: a warm-up (one call, more while under
+/// 0.1 s), then at least min_reps calls and at least min_seconds.
 struct timing {
-  double median_s = 0.0;
+  double wall_s = 0.0;
+  double cpu_s = 0.0;
   int reps = 0;
 };
 
@@ -145,16 +157,16 @@ timing time_median(const std::function<void()>& f, const options& o) {
   const auto warm = clock_type::now();
   do f();
   while (seconds_since(warm) < 0.1);
-  std::vector<double> times;
+  std::vector<double> wall, cpu;
   const auto start = clock_type::now();
-  while (static_cast<int>(times.size()) < o.min_reps || seconds_since(start) < o.min_seconds) {
+  while (static_cast<int>(wall.size()) < o.min_reps || seconds_since(start) < o.min_seconds) {
     const auto t0 = clock_type::now();
+    const double c0 = cpu_seconds();
     f();
-    times.push_back(seconds_since(t0));
+    cpu.push_back(cpu_seconds() - c0);
+    wall.push_back(seconds_since(t0));
   }
-  std::sort(times.begin(), times.end());
-  const std::size_t m = times.size();
-  return {m % 2 ? times[m / 2] : 0.5 * (times[m / 2 - 1] + times[m / 2]), static_cast<int>(m)};
+  return {median(wall), median(cpu), static_cast<int>(wall.size())};
 }
 
 /// The fixed evaluation point: q_i uniform on (-2, 2), Stan's default initialization.
@@ -301,16 +313,16 @@ class profiled_density {
     g_u_.resize(d.n_u);
   }
 
-  double seconds[n_sections] = {};
+  double seconds[n_sections] = {};  ///< processor time of each section, summed over calls
 
   double log_density_grad(const double* q, double* grad) {
     const model& m = *model_;
     const design& d = m.data();
     const std::size_t n = d.n_obs, p = d.n_coefs();
-    auto t = clock_type::now();
+    double t = cpu_seconds();
     auto lap = [&](int s) {
-      const auto now = clock_type::now();
-      seconds[s] += std::chrono::duration<double>(now - t).count();
+      const double now = cpu_seconds();
+      seconds[s] += now - t;
       t = now;
     };
     std::fill(grad, grad + m.dim(), 0.0);
@@ -580,7 +592,8 @@ struct result {
   std::string family;
   std::size_t p = 0, K = 0, dim = 0;
   double simulate_s = 0.0, design_s = 0.0;
-  double grad_ms = 0.0;
+  double wall_ms = 0.0;  ///< median wall time per evaluation
+  double cpu_ms = 0.0;   ///< median processor time per evaluation: the derived columns use it
   int reps = 0;
   double floor_mb = 0.0, gb_per_s = 0.0, ms_at_10gbs = 0.0;
   double stan_ms = 0.0;
@@ -591,27 +604,29 @@ struct result {
 void print_header(const options& o) {
   if (o.csv) {
     std::printf(
-        "n,family,p,K,dim,simulate_s,design_s,grad_ms,reps,floor_MB,floor_GB_per_s,"
+        "n,family,p,K,dim,simulate_s,design_s,grad_ms,grad_wall_ms,reps,floor_MB,floor_GB_per_s,"
         "ms_at_10GB_per_s,stan_ms,stan_ref,speedup_vs_stan,peak_rss_MB\n");
   } else {
-    std::printf("%9s %-9s %3s %2s %8s %7s %8s %9s %5s %9s %7s %9s %8s %8s %9s\n", "n", "family",
-                "p", "K", "dim", "sim_s", "design_s", "grad_ms", "reps", "floor_MB", "GB/s",
-                "ms@10GB/s", "stan_ms", "speedup", "rss_MB");
+    std::printf("%9s %-9s %3s %2s %8s %6s %8s %8s %8s %5s %8s %6s %9s %8s %7s %7s\n", "n", "family",
+                "p", "K", "dim", "sim_s", "design_s", "grad_ms", "wall_ms", "reps", "floor_MB",
+                "GB/s", "ms@10GB/s", "stan_ms", "speedup", "rss_MB");
   }
 }
 
 void print_row(const result& r, const options& o) {
+  const double speedup = r.stan_ms / r.cpu_ms;
   if (o.csv) {
-    std::printf("%zu,%s,%zu,%zu,%zu,%.3f,%.3f,%.4f,%d,%.2f,%.2f,%.3f,%.2f,%s,%.2f,%.0f\n", r.n,
-                r.family.c_str(), r.p, r.K, r.dim, r.simulate_s, r.design_s, r.grad_ms, r.reps,
-                r.floor_mb, r.gb_per_s, r.ms_at_10gbs, r.stan_ms,
-                r.stan_measured ? "measured" : "scaled", r.stan_ms / r.grad_ms, r.rss_mb);
+    std::printf("%zu,%s,%zu,%zu,%zu,%.3f,%.3f,%.4f,%.4f,%d,%.2f,%.3f,%.3f,%.2f,%s,%.3f,%.0f\n", r.n,
+                r.family.c_str(), r.p, r.K, r.dim, r.simulate_s, r.design_s, r.cpu_ms, r.wall_ms,
+                r.reps, r.floor_mb, r.gb_per_s, r.ms_at_10gbs, r.stan_ms,
+                r.stan_measured ? "measured" : "scaled", speedup, r.rss_mb);
   } else {
     std::printf(
-        "%9zu %-9s %3zu %2zu %8zu %7.2f %8.2f %9.3f %5d %9.1f %7.2f %9.2f %7.1f%s %8.2f %9.0f\n",
-        r.n, r.family.c_str(), r.p, r.K, r.dim, r.simulate_s, r.design_s, r.grad_ms, r.reps,
-        r.floor_mb, r.gb_per_s, r.ms_at_10gbs, r.stan_ms, r.stan_measured ? " " : "*",
-        r.stan_ms / r.grad_ms, r.rss_mb);
+        "%9zu %-9s %3zu %2zu %8zu %6.2f %8.2f %8.3f %8.3f %5d %8.1f %6.2f %9.2f %7.1f%s %7.2f "
+        "%7.0f\n",
+        r.n, r.family.c_str(), r.p, r.K, r.dim, r.simulate_s, r.design_s, r.cpu_ms, r.wall_ms,
+        r.reps, r.floor_mb, r.gb_per_s, r.ms_at_10gbs, r.stan_ms, r.stan_measured ? " " : "*",
+        speedup, r.rss_mb);
   }
   std::fflush(stdout);
 }
@@ -669,9 +684,9 @@ void profile(const hbglm::problem& prob, const std::vector<double>& q,
   const double fused_lp = fused.log_density_grad(q.data(), fused_grad.data());
   const timing t = time_median([&] { fused.log_density_grad(q.data(), fused_grad.data()); }, o);
   std::fprintf(out,
-               "# fused row-blocked variant: %.3f ms median (library %.3f ms: %.2fx); "
-               "|lp diff| / |lp| = %.1e, max grad rel diff = %.1e\n",
-               1e3 * t.median_s, lib_ms, lib_ms / (1e3 * t.median_s),
+               "# fused row-blocked variant: %.3f ms (processor time, median; library %.3f ms: "
+               "%.2fx); |lp diff| / |lp| = %.1e, max grad rel diff = %.1e\n",
+               1e3 * t.cpu_s, lib_ms, lib_ms / (1e3 * t.cpu_s),
                std::fabs(fused_lp - lib_lp) / std::max(1.0, std::fabs(lib_lp)),
                max_rel_diff(fused_grad, lib_grad));
   std::fflush(out);
@@ -693,8 +708,11 @@ int main(int argc, char** argv) {
                  "one thread; median of >= %d evaluations and >= %.1f s\n",
                  static_cast<unsigned long long>(o.seed), o.min_reps, o.min_seconds);
     std::fprintf(meta,
-                 "# floor = n (8p + 8 + 4K) bytes (ARCHITECTURE §9); GB/s = floor / grad time; "
-                 "stan = rstanarm (team): %.0f ms at 30k, %.0f ms at 300k (* = scaled linearly)\n",
+                 "# grad_ms = median processor time per log density + gradient (wall_ms: median "
+                 "wall time, which adds waits for a core on a shared machine); floor = n (8p + 8 "
+                 "+ 4K) bytes (ARCHITECTURE §9); GB/s = floor / grad_ms; speedup = stan_ms / "
+                 "grad_ms, stan = rstanarm (team): %.0f ms at 30k, %.0f ms at 300k (* = scaled "
+                 "linearly in n)\n",
                  stan_ms_30k, stan_ms_300k);
   }
   print_header(o);
@@ -735,19 +753,20 @@ int main(int argc, char** argv) {
           return 1;
         }
         const timing t = time_median([&] { density.log_density_grad(q.data(), grad.data()); }, o);
-        r.grad_ms = 1e3 * t.median_s;
+        r.wall_ms = 1e3 * t.wall_s;
+        r.cpu_ms = 1e3 * t.cpu_s;
         r.reps = t.reps;
         const double floor_bytes =
             static_cast<double>(d.n_obs) *
             (8.0 * static_cast<double>(r.p) + 8.0 + 4.0 * static_cast<double>(r.K));
         r.floor_mb = floor_bytes / 1e6;
-        r.gb_per_s = floor_bytes / t.median_s / 1e9;
+        r.gb_per_s = floor_bytes / t.cpu_s / 1e9;
         r.ms_at_10gbs = 1e3 * floor_bytes / reference_bandwidth;
         r.stan_measured = n == 30000 || n == 300000;
         r.stan_ms = n == 30000 ? stan_ms_30k : stan_ms_300k * static_cast<double>(n) / 300000.0;
         r.rss_mb = peak_rss_mb();
         print_row(r, o);
-        if (o.profile) profile(prob, q, grad, lp, r.grad_ms, r, o, meta);
+        if (o.profile) profile(prob, q, grad, lp, r.cpu_ms, r, o, meta);
       }
     }
   } catch (const hbglm::error& e) {
