@@ -6,16 +6,20 @@
  *  it simulates the data (hbglm::simulate_election), builds the problem with default priors
  *  (make_problem), and evaluates the log density and gradient at one fixed q drawn uniformly on
  *  (-2, 2) (Stan's default initialization range) from the counter-based RNG: warm-up, then at
- *  least --min-reps evaluations and at least --min-time seconds; it reports the median.
+ *  least --min-reps evaluations and at least --min-time seconds. It reports the median processor
+ *  time per evaluation (grad_ms, which the bandwidth and speedup columns use) and the median wall
+ *  time (wall_ms): on a shared machine the wall time also counts the waits for a core.
  *
- *  --profile adds, per data set, the time of each section of the gradient, measured in a copy of
- *  glm_cpu_density::log_density_grad with timers between its passes, and the time of a fused,
- *  row-blocked variant (one pass over X and the group indices; see fused_density below),
- *  checked against the library's value and gradient.
+ *  --profile adds, per data set, the processor time of each pass of the gradient, measured in a
+ *  copy of glm_cpu_density::log_density_grad with a clock read between passes, the same for a
+ *  copy with two local changes (X·beta in column panels, one exp per bernoulli observation), and
+ *  the time of a fused, row-blocked variant (one pass over the observations; fused_density),
+ *  each checked against the library's value and gradient.
  *
  *  Usage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] [--min-time SEC]
  *                               [n ...]
- *  Output: a table on stdout (CSV with --csv; the machine description then goes to stderr). */
+ *  Output: a table on stdout (CSV with --csv; the description and the profile then go to
+ *  stderr). */
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -67,13 +71,13 @@ struct options {
   double min_seconds = 1.0;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
+[[noreturn]] void usage(const std::string& problem, int status = 2) {
   std::fprintf(stderr,
                "%s\nusage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] "
                "[--min-time SEC] [n ...]\n  n: observations, default 30000 300000 (1e6 and "
                "3e5 are accepted)\n",
                problem.c_str());
-  std::exit(2);
+  std::exit(status);
 }
 
 options parse_args(int argc, char** argv) {
@@ -96,7 +100,7 @@ options parse_args(int argc, char** argv) {
       } else if (a == "--min-time") {
         o.min_seconds = std::stod(next());
       } else if (a == "--help" || a == "-h") {
-        usage("Times the log density + gradient of the election model on the CPU.");
+        usage("Times the log density + gradient of the election model on the CPU.", 0);
       } else if (!a.empty() && a[0] != '-') {
         const double n = std::stod(a);
         if (!(n >= 1.0 && n <= 1e8)) usage("n must be between 1 and 1e8: " + a);
@@ -189,8 +193,9 @@ double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Profiling copies. Both evaluate exactly what glm_cpu_density does (same model, same q); the
-// first in the same passes with a timer after each, the second fused into one row-blocked pass.
+// Profiling copies. They evaluate what glm_cpu_density does (same model, same q): profiled_density
+// in the same passes with a clock read after each (optionally with two local changes), and
+// fused_density in one row-blocked pass.
 
 using hbglm::design;
 using hbglm::model;

@@ -83,9 +83,10 @@ void normal_pair(std::uint64_t seed, std::uint32_t chain, std::uint64_t unit, st
   box_muller(random_words(seed, chain, unit, pair), out);
 }
 
-/// A uniform integer in [0, k) from the high 32 bits of @p bits (Lemire's multiply-shift;
-/// bias below k / 2^32, irrelevant for k <= 2^16 here). Integer arithmetic only, so the
-/// discrete columns are identical on every platform.
+/// A uniform integer in [0, k) from the high 32 bits of @p bits (Lemire's multiply-shift
+/// without rejection: each value's probability is within 2^-32 of 1/k, far below what any use
+/// here can detect). Integer arithmetic only, so the discrete columns are identical on every
+/// platform.
 std::uint32_t uniform_below(std::uint64_t bits, std::uint32_t k) {
   return static_cast<std::uint32_t>(((bits >> 32) * k) >> 32);
 }
@@ -263,7 +264,7 @@ table simulate_election(const election_options& options, election_effects* effec
   const std::size_t n_threads = std::max<std::size_t>(
       1, std::min<std::size_t>(
              options.n_threads != 0 ? options.n_threads : std::thread::hardware_concurrency(),
-             n_respondents / 50000));
+             n_respondents / 10000));
   auto range_begin = [&](std::size_t w) { return n_respondents * w / n_threads; };
   std::vector<std::thread> workers;
   std::size_t w = 1;  // range 0 is this thread's

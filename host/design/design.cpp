@@ -45,6 +45,7 @@ namespace {
 
 /// A label for a numeric level, as R prints it: integers without a decimal point.
 std::string number_label(double x) {
+  if (x == 0.0) x = 0.0;  // -0 is the level 0, labelled "0"
   char buffer[64];
   if (x == std::floor(x) && std::fabs(x) < 1e15) {
     std::snprintf(buffer, sizeof buffer, "%.0f", x);
@@ -540,7 +541,8 @@ class design_builder {
       }
       block.n_levels = block.level_labels.size();
       if (block.n_levels < 2) {
-        throw data_error("grouping factor '" + block.group + "' in " + term_text + " has " +
+        throw data_error(view_.data().source + ": grouping factor '" + block.group + "' in " +
+                         term_text + " has " +
                          (block.n_levels == 1 ? "only one level ('" + block.level_labels[0] + "')"
                                               : std::string("no levels")) +
                          ": a group-level standard deviation needs at least two groups; drop the "

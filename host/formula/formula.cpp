@@ -284,11 +284,23 @@ struct rhs_value {
   std::size_t intercept_coef_pos = 0;
 };
 
-/** Orders terms by degree, stably, as terms.formula does with keep.order = FALSE. */
-formula_rhs finish_rhs(const rhs_value& v) {
+/** Orders terms by degree, stably, as terms.formula does with keep.order = FALSE, and the
+ *  variables inside each term by R's variable order, @p order (first appearance in the formula
+ *  the terms come from): in `y ~ h + f:h` the interaction is h:f, which fixes the column names
+ *  (brms's `b_hhi:fb`) and which variable varies fastest. */
+formula_rhs finish_rhs(const rhs_value& v, const std::vector<formula_variable>& order) {
   formula_rhs out;
   out.intercept = v.intercept != intercept_spec::off;
   out.terms = v.terms;
+  auto position = [&](const formula_variable& var) {
+    return std::find(order.begin(), order.end(), var) - order.begin();
+  };
+  for (formula_term& t : out.terms) {
+    std::stable_sort(t.variables.begin(), t.variables.end(),
+                     [&](const formula_variable& a, const formula_variable& b) {
+                       return position(a) < position(b);
+                     });
+  }
   std::stable_sort(out.terms.begin(), out.terms.end(),
                    [](const formula_term& a, const formula_term& b) {
                      return a.variables.size() < b.variables.size();
@@ -343,10 +355,32 @@ class parser {
   void parse_addition(formula& f, const token& bar);
   std::string parse_se_arguments();
 
+  /** R's variable order for the variables used between token positions @p from and @p to:
+   *  first appearance, skipping the left sides of random terms unless the range is inside one
+   *  (lme4 builds the fixed part from the formula without its bars). */
+  std::vector<formula_variable> variable_order(std::size_t from, std::size_t to) const;
+
   const std::string& text_;
   std::vector<token> tokens_;
   std::size_t next_idx_ = 0;
+  std::vector<std::pair<std::size_t, formula_variable>> variable_uses_;  ///< (pos, variable)
+  std::vector<std::pair<std::size_t, std::size_t>> random_lhs_spans_;    ///< ('(' pos, '|' pos)
 };
+
+std::vector<formula_variable> parser::variable_order(std::size_t from, std::size_t to) const {
+  std::vector<formula_variable> order;
+  for (const auto& [pos, var] : variable_uses_) {
+    if (pos < from || pos >= to) continue;
+    bool in_nested_random = false;
+    for (const auto& [open, bar] : random_lhs_spans_) {
+      if (pos > open && pos < bar && !(from > open && to <= bar)) in_nested_random = true;
+    }
+    if (!in_nested_random && std::find(order.begin(), order.end(), var) == order.end()) {
+      order.push_back(var);
+    }
+  }
+  return order;
+}
 
 void parser::fail_missing_term(const token& t, const token* op) const {
   const bool stops = t.kind == token_kind::end || t.kind == token_kind::rparen ||
@@ -500,6 +534,7 @@ rhs_value parser::parse_primary(const token* op) {
         fail("'.' (all other columns) is not supported; name the columns", t.pos);
       }
       v.terms.push_back(formula_term{{formula_variable{t.text, false}}});
+      variable_uses_.emplace_back(t.pos, formula_variable{t.text, false});
       return v;
     case token_kind::lparen:
       return parse_group();
@@ -515,6 +550,7 @@ rhs_value parser::parse_function() {
   if (name.text == "factor") {
     const token& arg = parse_single_argument("factor");
     v.terms.push_back(formula_term{{formula_variable{arg.text, true}}});
+    variable_uses_.emplace_back(arg.pos, formula_variable{arg.text, true});
   } else if (name.text == "offset") {
     v.offsets.push_back(parse_single_argument("offset").text);
     v.offset_pos = name.pos;
@@ -554,7 +590,8 @@ rhs_value parser::parse_random(const token& open, const rhs_value& lhs) {
          lhs.intercept_coef_pos);
   }
   random_term term;
-  term.lhs = finish_rhs(lhs);
+  random_lhs_spans_.emplace_back(open.pos, bar.pos);
+  term.lhs = finish_rhs(lhs, variable_order(open.pos + 1, bar.pos));
   term.correlated = bar.kind == token_kind::bar;
   if (!term.lhs.intercept && term.lhs.terms.empty()) {
     fail("a random term needs at least one coefficient before '" + bar.text + "'",
@@ -641,7 +678,7 @@ void parser::parse_rhs(formula& f) {
   }
   if (t.kind != token_kind::end) fail("unexpected " + describe(t), t.pos);
 
-  f.fixed = finish_rhs(v);
+  f.fixed = finish_rhs(v, variable_order(0, std::string::npos));
   if (v.intercept_coef) {
     // brms: the intercept becomes an ordinary coefficient only once the implicit one is gone.
     if (v.intercept != intercept_spec::off) {

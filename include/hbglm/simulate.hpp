@@ -109,15 +109,17 @@ struct election_options {
   /// ceil(n_obs / 3) respondents. Every level of every grouping factor appears once
   /// n_obs >= 150 (the first 34 respondents cover the 34 states, the first 150 rows the dem and
   /// the first 119 the rep candidates; the rest are uniform draws). Memory: 51 columns of
-  /// 8-byte numbers and 1-byte missing flags plus line_of_row, about 470 bytes per row
-  /// (4.7 GB at 10 million rows; the design built from it takes about 1.5 times as much).
+  /// 8-byte numbers and 1-byte missing flags plus line_of_row, about 460 bytes per row
+  /// (4.6 GB at 10 million rows). make_problem on it peaks at about 1.8 KB per row (table,
+  /// design and the builder's scratch together: 18 GB at 10 million rows).
   std::size_t n_obs = 30000;
   std::uint64_t seed = 1;
   /// gaussian or bernoulli. The predictors and group effects do not depend on it: with the same
   /// seed the two data sets differ only in y.
   family response_family = family::gaussian;
-  /// Threads that fill the rows (0: std::thread::hardware_concurrency(); one thread per 50,000
-  /// respondents at most). The data do not depend on it. About 4 µs per row on one core.
+  /// Threads that fill the rows (0: std::thread::hardware_concurrency(); one thread per 10,000
+  /// respondents at most). The data do not depend on it. About 2 to 4 µs of processor time per
+  /// row (Philox and Box-Muller for 40 normals), so 10 million rows take 20 to 40 s of CPU.
   unsigned n_threads = 0;
 };
 

@@ -25,7 +25,9 @@ TEST(BackendRegistry, CudaReportsWhyItIsUnavailable) {
   const std::string reason = backend_unavailable_reason(backend_kind::cuda);
 #if HBGLM_HAVE_CUDA
   EXPECT_TRUE(backend_compiled(backend_kind::cuda));
-  if (!reason.empty()) EXPECT_EQ(reason.rfind("no CUDA device found", 0), 0u) << reason;
+  if (!reason.empty()) {
+    EXPECT_EQ(reason.rfind("no CUDA device found", 0), 0u) << reason;
+  }
 #else
   EXPECT_FALSE(backend_compiled(backend_kind::cuda));
   EXPECT_NE(reason.find("CUDA support was not compiled in"), std::string::npos) << reason;

@@ -16,7 +16,6 @@
 #include <limits>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -233,13 +232,10 @@ const design_case design_cases[] = {
     {"factor_colon_factor_no_margins_no_intercept", "y ~ 0 + f:h"},
     {"factor_times_factor", "y ~ f * h"},
     {"factor_colon_factor_one_margin", "y ~ f + f:h"},
-    // BUG (host/design/design.cpp, or the formula parser that keeps variables as written): R's
-    // terms() orders a term's variables by their first appearance in the formula, so `f:h` after
-    // `h` is the term h:f, coded with h varying fastest: R (and brms) name the columns
-    // hhi:fb hlo:fb hhi:fc hlo:fc; hbglm gives fb:hhi fc:hhi fb:hlo fc:hlo. Expected to fail
-    // until fixed.
+    // R's terms() orders a term's variables by their first appearance in the formula, so `f:h`
+    // after `h` is the term h:f, coded with h varying fastest: hhi:fb hlo:fb hhi:fc hlo:fc.
     {"factor_colon_factor_margin_written_first", "y ~ h + f:h"},
-    // The same BUG: R names the columns x:fb x:fc (the term is x:f); hbglm gives fb:x fc:x.
+    // The same rule: the columns are x:fb x:fc (the term is x:f).
     {"interaction_written_in_other_order", "y ~ x + f:x"},
     {"numeric_colon_numeric", "y ~ x:z"},
     {"three_way", "y ~ f * h * x"},
@@ -321,13 +317,17 @@ TEST_P(design_vs_r, group_level_matches_lme4) {
   ASSERT_EQ(n, r.n);
 
   // Blocks: consecutive u ranges in formula order; Σ J k = n_u = rows of lme4's Zt.
+  // One block per parsed random term (g1/g2 is already two), with the same group.
+  ASSERT_EQ(d.terms.size(), f.random.size());
   std::size_t offset = 0, per_row = 0, r_total = 0;
-  for (const auto& b : d.terms) {
+  for (std::size_t t = 0; t < d.terms.size(); ++t) {
+    const random_block& b = d.terms[t];
+    EXPECT_EQ(b.group, f.random[t].group_label());
     EXPECT_EQ(b.u_offset, offset) << b.group;
     EXPECT_EQ(b.level_labels.size(), b.n_levels);
     EXPECT_EQ(b.level_idx.size(), n);
     EXPECT_EQ(b.covariates.size(), n * b.n_coefs());
-    EXPECT_EQ(b.correlated, b.n_coefs() > 1 && c.formula != std::string("y ~ x + (x || g2)"));
+    EXPECT_EQ(b.correlated, f.random[t].correlated && b.n_coefs() > 1) << b.group;
     offset += b.n_levels * b.n_coefs();
     per_row += b.n_coefs();
   }
@@ -491,8 +491,7 @@ TEST(design_levels, numbers_sort_numerically_and_text_byte_wise) {
 
 TEST(design_levels, negative_zero_is_the_level_zero) {
   // R: levels(factor(c(-0, 0, 1))) is "0" "1"; -0 and 0 are one level either way.
-  // BUG (host/design/design.cpp number_label): when the first of the equal values after sorting
-  // is -0 (a cell written "-0"), the label is "-0". Expected to fail until fixed.
+  // A cell written "-0" must not give the label "-0".
   const table t = read_csv_text("y,g\n1,-0\n2,0\n3,1\n4,-0\n", "zero.csv");
   const design d = build_design(t, parse_formula("y ~ (1 | g)"), family::gaussian);
   ASSERT_EQ(d.terms.size(), 1u);
@@ -720,8 +719,7 @@ TEST(design_errors, grouping_factor_with_one_level) {
   EXPECT_TRUE(contains(m, "grouping factor 'g'"));
   EXPECT_TRUE(contains(m, "only one level ('a')"));
   EXPECT_TRUE(contains(m, "| g)"));
-  // BUG (host/design/design.cpp build_random): the message does not name the file, although
-  // design.hpp promises data_errors that name it. Expected to fail until fixed.
+  // Data errors name the file.
   EXPECT_TRUE(contains(m, "one.csv"));
 }
 

@@ -78,6 +78,14 @@ const valid_case valid_cases[] = {
     {"y ~ (a + b):c",                 "y ~ 1 + a:c + b:c"},
     {"y ~ a*b - a",                   "y ~ 1 + b + a:b"},
     {"y ~ a*b - b:a",                 "y ~ 1 + a + b"},
+    // R's variable order (first appearance) orders the variables inside a term.
+    {"y ~ h + f:h",                   "y ~ 1 + h + h:f"},
+    {"y ~ x + f:x",                   "y ~ 1 + x + x:f"},
+    {"y ~ b:a + a",                   "y ~ 1 + a + b:a"},
+    // ... and the fixed part ignores variables inside random terms (lme4's nobars) ...
+    {"y ~ (x | g) + z + x:z",         "y ~ 1 + z + z:x + (1 + x | g)"},
+    // ... while a random term's left side has its own order.
+    {"y ~ b + (a + b:a | g)",         "y ~ 1 + b + (1 + a + a:b | g)"},
     {"y ~ x + x",                     "y ~ 1 + x"},
     {"y ~ a:b + b:a",                 "y ~ 1 + a:b"},
     {"y ~ b:a + a",                   "y ~ 1 + a + b:a"},

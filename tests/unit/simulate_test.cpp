@@ -92,6 +92,21 @@ TEST(SimulateElection, PrefixIsIndependentOfSize) {
   }
 }
 
+TEST(SimulateElection, ThreadsDoNotChangeTheData) {
+  // 20,000 respondents: two ranges of at least 10,000, so n_threads = 4 runs two threads.
+  election_options o;
+  o.n_obs = 60000;
+  o.seed = 12;
+  o.n_threads = 1;
+  const table one = hbglm::simulate_election(o);
+  o.n_threads = 4;
+  const table several = hbglm::simulate_election(o);
+  for (std::size_t c = 0; c < one.columns.size(); ++c) {
+    EXPECT_TRUE(same_bits(one.columns[c].numbers, several.columns[c].numbers))
+        << one.columns[c].name;
+  }
+}
+
 TEST(SimulateElection, ColumnsArePresentNumericAndComplete) {
   const std::size_t n = 1234;
   const table t = election(n, 1, family::gaussian);
@@ -284,7 +299,7 @@ TEST(SimulateElection, DesignHasRsCoefficientsAndTerms) {
     EXPECT_EQ(main_effects, expected);
     EXPECT_EQ(d.coef_names[45], "educ:nonwhite");
     // Which variable comes first in the other two interactions is checked (against R) by
-    // DISABLED_InteractionNamesFollowR below.
+    // InteractionNamesFollowR below.
 
     // Terms in formula order; each k = 1, so K = 9 non-zeros per row of Z.
     const std::vector<std::pair<std::string, std::string>> terms = {
@@ -316,9 +331,8 @@ TEST(SimulateElection, DesignHasRsCoefficientsAndTerms) {
 // R orders the variables of an interaction as they first appear in the formula ("variables
 // within an interaction term in the formula are re-ordered by the ordering of the 'variables'
 // attribute", ?terms.formula), so inc*nonwhite after educ*nonwhite gives `nonwhite:inc`, and
-// brms names the coefficient b_nonwhite:inc. Disabled until the formula parser orders them so
-// (it keeps the written order, `inc:nonwhite`).
-TEST(SimulateElection, DISABLED_InteractionNamesFollowR) {
+// brms names the coefficient b_nonwhite:inc.
+TEST(SimulateElection, InteractionNamesFollowR) {
   hbglm::problem_spec spec;
   spec.formula = hbglm::election_formula;
   const hbglm::problem p = hbglm::make_problem(election(1000, 1, family::gaussian), spec);
