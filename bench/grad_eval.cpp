@@ -43,9 +43,9 @@
 #include "hbglm/problem.hpp"
 #include "hbglm/simulate.hpp"
 // The bench target's include path has host/ but not the project root: reach kernels/ relatively.
-#include "../kernels/glm_family.cuh"
-#include "../kernels/group_effects.cuh"
-#include "../kernels/rng.cuh"
+#include "kernels/glm_family.cuh"
+#include "kernels/group_effects.cuh"
+#include "kernels/rng.cuh"
 
 namespace {
 

@@ -42,15 +42,30 @@ HBGLM_HOST_DEVICE inline glm_observation_terms glm_gaussian_identity(double y, d
   return {-0.5 * z * z, z / sigma, z * z};
 }
 
+/** log(1 + e^eta) and inv_logit(eta) from one exponential, e = exp(-|eta|) (never overflows):
+ *  log1p_exp = max(eta, 0) + log1p(e); inv_logit = 1/(1+e) for eta ≥ 0, e/(1+e) otherwise. The
+ *  same values, bit for bit, as log1p_exp() and inv_logit() above, at half the exp() calls. */
+struct logit_terms {
+  double log1p_exp;
+  double inv_logit;
+};
+HBGLM_HOST_DEVICE inline logit_terms logit_terms_of(double eta) {
+  const double e = exp(-fabs(eta));
+  if (eta >= 0.0) return {eta + log1p(e), 1.0 / (1.0 + e)};
+  return {log1p(e), e / (1.0 + e)};
+}
+
 /** Bernoulli, logit link: log p = y·eta - log(1 + e^eta). */
 HBGLM_HOST_DEVICE inline glm_observation_terms glm_bernoulli_logit(double y, double eta) {
-  return {y * eta - log1p_exp(eta), y - inv_logit(eta), 0.0};
+  const logit_terms t = logit_terms_of(eta);
+  return {y * eta - t.log1p_exp, y - t.inv_logit, 0.0};
 }
 
 /** Binomial with @p trials, logit link: log p = y·eta - n·log(1 + e^eta) [+ log C(n, y)]. */
 HBGLM_HOST_DEVICE inline glm_observation_terms glm_binomial_logit(double y, double trials,
                                                                   double eta) {
-  return {y * eta - trials * log1p_exp(eta), y - trials * inv_logit(eta), 0.0};
+  const logit_terms t = logit_terms_of(eta);
+  return {y * eta - trials * t.log1p_exp, y - trials * t.inv_logit, 0.0};
 }
 
 /** Poisson, log link: log p = y·eta - e^eta [- lgamma(y + 1)]. */

@@ -8,12 +8,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
-#include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "hbglm/error.hpp"
@@ -86,15 +85,20 @@ bool arg_must_be_positive(prior_family f, std::size_t arg_idx) {
   return false;
 }
 
-/** Shortest %g rendering that reads back as the same double, so "0.1" stays "0.1" rather than
- *  %.17g's "0.10000000000000001", yet no argument is silently rounded in messages. */
+/** %g rendering (6 significant digits, so 10 prints as "10", not "1e+01"), widened to the fewest
+ *  digits that read back as the same double: "0.1" stays "0.1" rather than %.17g's
+ *  "0.10000000000000001", yet no argument is silently rounded in messages.
+ *  to_chars/from_chars rather than snprintf/strtod: they ignore the locale's decimal comma. */
 std::string format_number(double v) {
-  char buf[40];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
+  char buf[64];
+  std::to_chars_result written{};
+  for (int precision = 6; precision <= 17; ++precision) {
+    written = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, precision);
+    double back = 0.0;
+    std::from_chars(buf, written.ptr, back);
+    if (back == v) break;
   }
-  return buf;
+  return std::string(buf, written.ptr);
 }
 
 bool is_space(char c) {
@@ -269,13 +273,11 @@ class prior_parser {
     if (digits[0] == '.') digits.insert(0, "0");
     double value = 0.0;
     const auto result = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (result.ec == std::errc::result_out_of_range || !std::isfinite(value)) {
-      // Underflow to zero is harmless (and then caught by the positivity checks); overflow is not.
-      if (std::fabs(std::strtod(digits.c_str(), nullptr)) > 1.0) {
-        fail("number out of range", start);
-      }
-      value = 0.0;
-    } else if (result.ec != std::errc() || result.ptr != digits.data() + digits.size()) {
+    // Overflow and underflow alike: a literal that is not the double it appears to be is an error.
+    if (result.ec == std::errc::result_out_of_range) {
+      fail("number out of range for a double", start);
+    }
+    if (result.ec != std::errc() || result.ptr != digits.data() + digits.size()) {
       fail("expected a number", start);
     }
     if (is_alpha(peek()) || peek() == '_' || peek() == '.') fail("expected a number", start);
@@ -380,26 +382,27 @@ std::string trim(const std::string& s) {
 /** log Phi(z), the standard normal log CDF. erfc keeps full relative precision in the lower tail
  *  down to z = -37 (erfc(26.2) ~ 1e-300, still a normal double); below that the asymptotic series
  *  log phi(z) - log(-z) + log(1 - 1/z^2 + 3/z^4 - ...) is used, whose truncation error after the
- *  z^-10 term is below 11!!/37^12 ~ 1e-15. */
+ *  z^-10 term is below 11!!/37^12 < 2e-15. */
 double log_normal_cdf(double z) {
   if (std::isnan(z)) return z;
   if (z > 0.0) return std::log1p(-0.5 * std::erfc(z / std::sqrt(2.0)));
   if (z > -37.0) return std::log(0.5 * std::erfc(-z / std::sqrt(2.0)));
   const double inv_z2 = 1.0 / (z * z);
   const double series =
-      1.0 - inv_z2 * (1.0 - 3.0 * inv_z2 * (1.0 - 5.0 * inv_z2 * (1.0 - 7.0 * inv_z2 *
-                                                                          (1.0 - 9.0 * inv_z2))));
+      1.0 - inv_z2 * (1.0 - 3.0 * inv_z2 *
+                                (1.0 - 5.0 * inv_z2 * (1.0 - 7.0 * inv_z2 * (1.0 - 9.0 * inv_z2))));
   return -0.5 * z * z - k_log_sqrt_2pi - std::log(-z) + std::log(series);
 }
 
 /** Continued fraction of the incomplete beta function, evaluated by the modified Lentz method
- *  (the scheme of Numerical Recipes §6.4, betacf). Converges quickly for x < (a+1)/(a+b+2);
+ *  (the scheme of Numerical Recipes §6.4, betacf). Converges quickly for x < x0 = (a+1)/(a+b+2);
  *  the iteration count grows like sqrt(max(a, b)).
- *  Near that threshold the fraction is ill-conditioned: its value moves by about a relative
- *  a * dx for a change dx in x, and the steps 1 + aa * d cancel to the same degree. For the t CDF
- *  with nu = 2a in the millions that turned rounding of x in double into errors of 1e-10, so the
- *  fraction runs in long double (64-bit mantissa on x86-64), and callers pass x and y = 1 - x each
- *  computed directly in long double rather than one as 1 minus the other. */
+ *  Near x0 the fraction is ill-conditioned: a change dx in x moves its value by a relative
+ *  dx/(x0 - x), and the steps 1 + aa * d cancel to the same degree. For the t CDF with nu = 2a in
+ *  the millions, x0 - x is ~1e-6 near |t| = sqrt(3), which turned rounding of x in double into
+ *  errors of 1e-10. So the fraction runs in long double (64-bit mantissa on x86-64; where long
+ *  double is double the error returns to ~nu * 1e-16), and callers pass x and y = 1 - x each
+ *  computed directly rather than one as 1 minus the other. */
 long double beta_continued_fraction(long double a, long double b, long double x, long double y) {
   constexpr int k_max_iterations = 1000000;
   const long double k_eps = 4 * std::numeric_limits<long double>::epsilon();
@@ -463,8 +466,7 @@ double log_gamma_ratio(double a, double b) {
  *  The continued fraction is evaluated on the side where it converges (NR's symmetry
  *  I_x(a,b) = 1 - I_y(b,a)); on the direct side the result stays accurate in log space even when
  *  I underflows. */
-double log_inc_beta(double a, double b, long double x, long double y, double log_x,
-                    double log_y) {
+double log_inc_beta(double a, double b, long double x, long double y, double log_x, double log_y) {
   if (x <= 0.0) return -k_inf;
   if (y <= 0.0) return 0.0;
   const double big = std::max(a, b);
@@ -489,8 +491,9 @@ double log_inc_beta(double a, double b, long double x, long double y, double log
  *  nu > 1e6 and t^4 <= 2.56e-4 nu (t^2 <= 16 at nu = 1e6) the Fisher expansion
  *  F(t) = Phi(t) - phi(t) [(t^3 + t)/(4 nu) + (3t^7 - 7t^5 - 5t^3 - 3t)/(96 nu^2)] + O(nu^-3)
  *  is used instead. Its terms shrink like (t^4/nu)^k; the first omitted one is about
- *  (3/384) t^12/nu^3 relative, which that bound keeps below 1e-13 in log F. Measured error: below
- *  1e-13 relative for nu <= 1e8 at any t, and for larger nu where |t| is within that bound. */
+ *  (3/384) t^12/nu^3 relative, which that bound keeps below 1e-13 in log F.
+ *  Measured against 80-digit series for nu in [0.3, 1e20] and |t| <= 1000: relative error in
+ *  log F below 3e-13 everywhere, below 1e-14 for nu <= 1e3. */
 double log_student_t_cdf(double t, double nu) {
   if (std::isnan(t) || std::isnan(nu)) return std::numeric_limits<double>::quiet_NaN();
   if (t == 0.0) return -k_log_2;
@@ -545,8 +548,9 @@ double prior_log_density(const prior_distribution& d, double x, double* d_dx) {
     }
   };
   if (d.family == prior_family::lkj) {
-    throw std::logic_error("prior_log_density: lkj is a prior on correlation matrices, not a "
-                           "univariate density");
+    throw std::logic_error(
+        "prior_log_density: lkj is a prior on correlation matrices, not a "
+        "univariate density");
   }
   if (std::isnan(x)) {
     // NaN propagates so the caller's non-finite check turns it into a rejection.

@@ -1,6 +1,7 @@
 #include "backend/cpu/glm_cpu_density.hpp"
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -77,11 +78,15 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   Eigen::Map<const Eigen::MatrixXd> x(d.X.data(), static_cast<Eigen::Index>(n),
                                       static_cast<Eigen::Index>(p));
   Eigen::Map<Eigen::VectorXd> eta(eta_.data(), static_cast<Eigen::Index>(n));
-  if (p > 0) {
-    eta.noalias() = x * Eigen::Map<const Eigen::VectorXd>(values_.beta.data(),
-                                                          static_cast<Eigen::Index>(p));
-  } else {
-    eta.setZero();
+  // Xβ in panels of 8 columns: Eigen's column-major gemv streams every column at once below 128
+  // columns, more read streams than the prefetcher follows (3× slower than Xᵀr at p = 48;
+  // bench/grad_eval --profile).
+  Eigen::Map<const Eigen::VectorXd> beta(values_.beta.data(), static_cast<Eigen::Index>(p));
+  eta.setZero();
+  constexpr Eigen::Index panel = 8;
+  for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(p); j += panel) {
+    const Eigen::Index w = std::min(panel, static_cast<Eigen::Index>(p) - j);
+    eta.noalias() += x.middleCols(j, w) * beta.segment(j, w);
   }
   for (std::size_t i = 0; i < n; ++i) {
     double zu = 0.0;

@@ -1,0 +1,424 @@
+// Posterior recovery against closed-form posteriors, through the real pipeline: a table in
+// memory -> make_problem (formula, family, priors) -> per chain detail::make_backend(cpu) +
+// mcmc::run_chain -> draws converted with model::write_constrained -> pooled estimates over 4
+// chains (1000 warmup + 1000 draws each, fixed seeds).
+//
+// Each checked quantity x with exact mean m and sd s is judged by
+//   z_mean = (mean(x) - m) / mcse_mean(x)                      |z| < 4
+//   z_var  = (mean((x - m)^2) - s^2) / mcse_mean((x - m)^2)    |z| < 4
+//   bulk ESS > 400 and |sd(x) / s - 1| < 0.1
+// with posterior's definitions (include/hbglm/summary.hpp: mcse_mean = sd / sqrt(ess_basic)).
+//
+// Cases: a conjugate normal hierarchical model with known variances (eight schools with tau fixed),
+// bernoulli / binomial with a flat prior on the log-odds (p ~ Beta), poisson with a flat prior on
+// the log rate (exp(b) ~ Gamma), and a gaussian linear regression with flat priors and sigma fixed.
+
+#include <gtest/gtest.h>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/registry.hpp"
+#include "hbglm/backend.hpp"
+#include "hbglm/problem.hpp"
+#include "hbglm/sampler.hpp"
+#include "hbglm/summary.hpp"
+#include "mcmc/run_chain.hpp"
+#include "support/model_fixtures.hpp"
+
+namespace hbglm {
+namespace {
+
+using chains = std::vector<std::vector<double>>;  // x[chain][iteration]
+
+constexpr int n_chains = 4;
+constexpr double pi = 3.14159265358979323846;
+
+// ---- special functions ----
+
+/** ψ(x) for x > 0: recurrence ψ(x) = ψ(x + 1) - 1/x up to x ≥ 10, then the asymptotic series
+ *  ln x - 1/(2x) - Σ B_2k / (2k x^2k) (error below 1e-15 there). */
+double digamma(double x) {
+  double result = 0.0;
+  while (x < 10.0) {
+    result -= 1.0 / x;
+    x += 1.0;
+  }
+  const double x2 = 1.0 / (x * x);
+  result += std::log(x) - 0.5 / x -
+            x2 * (1.0 / 12 - x2 * (1.0 / 120 - x2 * (1.0 / 252 - x2 * (1.0 / 240 - x2 / 132))));
+  return result;
+}
+
+/** ψ'(x) for x > 0: recurrence ψ'(x) = ψ'(x + 1) + 1/x² up to x ≥ 10, then
+ *  1/x + 1/(2x²) + Σ B_2k / x^(2k+1). */
+double trigamma(double x) {
+  double result = 0.0;
+  while (x < 10.0) {
+    result += 1.0 / (x * x);
+    x += 1.0;
+  }
+  const double x2 = 1.0 / (x * x);
+  result += 1.0 / x + 0.5 * x2 +
+            x2 / x * (1.0 / 6 - x2 * (1.0 / 30 - x2 * (1.0 / 42 - x2 * (1.0 / 30 - x2 * 5.0 / 66))));
+  return result;
+}
+
+// ---- sampling through the real pipeline ----
+
+struct draw_collector final : chain_callbacks {
+  explicit draw_collector(const model& m) : m_(m), row_(m.output_names().size()) {
+    columns.assign(row_.size(), {});
+  }
+  void on_draw(const nuts_draw& d) override {
+    if (d.warmup) return;
+    m_.write_constrained(d.q.data(), row_.data());
+    for (std::size_t j = 0; j < row_.size(); ++j) columns[j].push_back(row_[j]);
+    n_divergent += d.divergent;
+  }
+  std::vector<std::vector<double>> columns;  // columns[j][iteration]
+  std::size_t n_divergent = 0;
+
+ private:
+  const model& m_;
+  std::vector<double> row_;
+};
+
+/** Pooled draws of every output column of a fit. */
+struct fit_draws {
+  std::vector<std::string> names;
+  std::vector<chains> draws;  // draws[column][chain][iteration]
+  std::size_t n_divergent = 0;
+  double seconds = 0;
+
+  const chains& operator[](const std::string& name) const {
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) throw std::runtime_error("no output column " + name);
+    return draws[static_cast<std::size_t>(it - names.begin())];
+  }
+};
+
+/** 4 chains of 1000 warmup + 1000 draws, two at a time (the chains are independent: each has
+ *  its own backend and collector; the model is shared read-only). */
+fit_draws sample(const problem& p, metric_kind metric, std::uint64_t seed) {
+  const model& m = *p.model_ptr;
+  nuts_options options;
+  options.metric = metric;
+  options.seed = seed;
+  std::vector<std::unique_ptr<draw_collector>> collectors;
+  for (int c = 0; c < n_chains; ++c) collectors.push_back(std::make_unique<draw_collector>(m));
+  std::vector<std::exception_ptr> failures(n_chains);
+  const auto start = std::chrono::steady_clock::now();
+  auto run_one = [&](int c) {
+    try {
+      auto backend = detail::make_backend(backend_kind::cpu, p.model_ptr);
+      mcmc::chain_setup setup;
+      setup.n_dense_globals = m.n_globals();
+      mcmc::run_chain(*backend, options, static_cast<std::uint32_t>(c + 1), *collectors[c], setup);
+    } catch (...) {
+      failures[c] = std::current_exception();
+    }
+  };
+  for (int c = 0; c < n_chains; c += 2) {
+    std::thread other(run_one, c + 1);
+    run_one(c);
+    other.join();
+  }
+  for (const auto& f : failures) {
+    if (f) std::rethrow_exception(f);
+  }
+  fit_draws out;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.names = m.output_names();
+  out.draws.assign(out.names.size(), chains(n_chains));
+  for (int c = 0; c < n_chains; ++c) {
+    for (std::size_t j = 0; j < out.names.size(); ++j) {
+      out.draws[j][c] = std::move(collectors[c]->columns[j]);
+    }
+    out.n_divergent += collectors[c]->n_divergent;
+  }
+  return out;
+}
+
+/** f applied draw by draw. */
+chains transform(const chains& x, const std::function<double(double)>& f) {
+  chains y = x;
+  for (auto& chain : y) {
+    for (double& v : chain) v = f(v);
+  }
+  return y;
+}
+
+/** a + b draw by draw. */
+chains add(const chains& a, const chains& b) {
+  chains y = a;
+  for (std::size_t c = 0; c < y.size(); ++c) {
+    for (std::size_t i = 0; i < y[c].size(); ++i) y[c][i] += b[c][i];
+  }
+  return y;
+}
+
+/** The checks of the file header for one quantity. */
+void expect_moments(const chains& x, double true_mean, double true_sd, const std::string& label) {
+  ASSERT_EQ(x.size(), static_cast<std::size_t>(n_chains)) << label;
+  ASSERT_EQ(x[0].size(), 1000u) << label;
+  const double mean = posterior::mean(x);
+  const double sd = posterior::sd(x);
+  const double mcse = posterior::mcse_mean(x);
+  const double z_mean = (mean - true_mean) / mcse;
+  const chains sq = transform(x, [&](double v) { return (v - true_mean) * (v - true_mean); });
+  const double z_var = (posterior::mean(sq) - true_sd * true_sd) / posterior::mcse_mean(sq);
+  const double ess = posterior::ess_bulk(x);
+  const double rhat = posterior::rhat(x);
+  std::printf("  %-22s mean %9.4f (exact %9.4f, mcse %.4f, z %+5.2f)  sd %8.4f (exact %8.4f, "
+              "ratio %.3f, z_var %+5.2f)  ess_bulk %5.0f  rhat %.4f\n",
+              label.c_str(), mean, true_mean, mcse, z_mean, sd, true_sd, sd / true_sd, z_var, ess,
+              rhat);
+  EXPECT_LT(std::abs(z_mean), 4.0) << label << ": mean " << mean << " vs exact " << true_mean
+                                   << " (mcse " << mcse << ")";
+  EXPECT_LT(std::abs(z_var), 4.0) << label << ": E[(x - m)^2] z-score; sd " << sd
+                                  << " vs exact " << true_sd;
+  EXPECT_GT(ess, 400.0) << label;
+  if (ess > 400) {
+    EXPECT_NEAR(sd / true_sd, 1.0, 0.1) << label << ": sd " << sd << " vs exact " << true_sd;
+  }
+  EXPECT_LT(rhat, 1.02) << label;
+}
+
+void print_header(const std::string& what, const fit_draws& f) {
+  std::printf("[ %s ] %.2f s, %zu divergent\n", what.c_str(), f.seconds, f.n_divergent);
+}
+
+TEST(ClosedFormPosterior, DigammaAndTrigammaMatchKnownValues) {
+  constexpr double euler_gamma = 0.57721566490153286061;
+  EXPECT_NEAR(digamma(1.0), -euler_gamma, 1e-13);
+  EXPECT_NEAR(digamma(0.5), -euler_gamma - 2.0 * std::log(2.0), 1e-13);
+  EXPECT_NEAR(digamma(17.0), digamma(1.0) + [] {
+    double h = 0;
+    for (int k = 1; k < 17; ++k) h += 1.0 / k;
+    return h;
+  }(), 1e-13);
+  EXPECT_NEAR(trigamma(1.0), pi * pi / 6.0, 1e-13);
+  EXPECT_NEAR(trigamma(0.5), pi * pi / 2.0, 1e-12);
+  EXPECT_NEAR(trigamma(30.0), pi * pi / 6.0 - [] {
+    double s = 0;
+    for (int k = 1; k < 30; ++k) s += 1.0 / (static_cast<double>(k) * k);
+    return s;
+  }(), 1e-13);
+}
+
+// ---- 1. conjugate normal hierarchical model, known variances (eight schools, tau fixed) ----
+
+void check_eight_schools(metric_kind metric, std::uint64_t seed) {
+  const std::vector<double> y = {28, 8, -3, 7, -1, 1, 18, 12};
+  const std::vector<double> sigma = {15, 10, 16, 11, 9, 11, 10, 18};
+  const std::vector<std::string> school = {"A", "B", "C", "D", "E", "F", "G", "H"};
+  const int J = static_cast<int>(y.size());
+  const double mu0 = 5, s0 = 10, tau = 8;
+  table t;
+  t.source = "eight_schools";
+  t.columns = {test::numeric_column("y", y), test::numeric_column("sigma", sigma),
+               test::text_column("school", school)};
+  for (int i = 0; i < J; ++i) t.line_of_row.push_back(static_cast<std::size_t>(i) + 2);
+  problem_spec spec;
+  spec.formula = "y | se(sigma) ~ 1 + (1 | school)";
+  spec.family = "gaussian";
+  spec.priors = {"Intercept ~ normal(5, 10)", "sd ~ constant(8)"};
+  const problem p = make_problem(t, spec);
+  ASSERT_EQ(p.model_ptr->n_globals(), 1u);  // only the intercept is sampled
+  ASSERT_EQ(p.model_ptr->dim(), 9u);
+  const auto labels = p.model_ptr->output_group_labels();
+  ASSERT_EQ(labels.size(), 1u);
+  ASSERT_EQ(labels[0].levels, school);  // r_school.j.1 is school[j - 1]
+
+  // Joint precision of x = (mu, theta_1..J): prior mu ~ N(mu0, s0²), theta_j | mu ~ N(mu, tau²),
+  // y_j | theta_j ~ N(theta_j, sigma_j²).
+  Eigen::MatrixXd precision = Eigen::MatrixXd::Zero(J + 1, J + 1);
+  Eigen::VectorXd b = Eigen::VectorXd::Zero(J + 1);
+  precision(0, 0) = 1 / (s0 * s0) + J / (tau * tau);
+  b(0) = mu0 / (s0 * s0);
+  for (int j = 0; j < J; ++j) {
+    precision(0, j + 1) = precision(j + 1, 0) = -1 / (tau * tau);
+    precision(j + 1, j + 1) = 1 / (tau * tau) + 1 / (sigma[j] * sigma[j]);
+    b(j + 1) = y[j] / (sigma[j] * sigma[j]);
+  }
+  const Eigen::LLT<Eigen::MatrixXd> llt(precision);
+  const Eigen::VectorXd mean = llt.solve(b);
+  const Eigen::MatrixXd cov = llt.solve(Eigen::MatrixXd::Identity(J + 1, J + 1));
+
+  const fit_draws f = sample(p, metric, seed);
+  print_header("eight schools, tau = 8, " + to_string(metric), f);
+  EXPECT_EQ(f.n_divergent, 0u);
+  const chains& mu = f["b_Intercept"];
+  expect_moments(mu, mean(0), std::sqrt(cov(0, 0)), "mu = b_Intercept");
+  // The fixed sd is reported as its constant.
+  EXPECT_EQ(posterior::sd(f["sd_school__Intercept"]), 0.0);
+  EXPECT_EQ(f["sd_school__Intercept"][0][0], tau);
+  for (int j = 0; j < J; ++j) {
+    const chains theta = add(mu, f["r_school." + std::to_string(j + 1) + ".1"]);
+    expect_moments(theta, mean(j + 1), std::sqrt(cov(j + 1, j + 1)), "theta[" + school[j] + "]");
+  }
+}
+
+TEST(ClosedFormPosterior, EightSchoolsWithFixedTauDiagMetric) {
+  check_eight_schools(metric_kind::diag, 8101);
+}
+
+TEST(ClosedFormPosterior, EightSchoolsWithFixedTauDenseDiagMetric) {
+  check_eight_schools(metric_kind::dense_diag, 8202);
+}
+
+// ---- 2, 3. single intercept with a flat prior: Beta and Gamma posteriors ----
+
+double inv_logit(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+
+/** b = logit(p) with p ~ Beta(a, c): the checks on p and on b. */
+void expect_beta_logit(const fit_draws& f, double a, double c) {
+  const chains& logit_p = f["b_Intercept"];
+  const double p_mean = a / (a + c);
+  const double p_sd = std::sqrt(a * c / ((a + c) * (a + c) * (a + c + 1)));
+  expect_moments(transform(logit_p, inv_logit), p_mean, p_sd, "p = inv_logit(b)");
+  expect_moments(logit_p, digamma(a) - digamma(c), std::sqrt(trigamma(a) + trigamma(c)),
+                 "b_Intercept");
+}
+
+TEST(ClosedFormPosterior, BernoulliInterceptWithFlatPriorIsBeta) {
+  const int n = 50, s = 17;
+  std::vector<double> y(n, 0.0);
+  for (int i = 0; i < n; ++i) y[i] = (i * 7) % n < s ? 1.0 : 0.0;  // s ones, spread out
+  ASSERT_EQ(std::count(y.begin(), y.end(), 1.0), s);
+  table t;
+  t.source = "bernoulli";
+  t.columns = {test::numeric_column("y", y)};
+  for (int i = 0; i < n; ++i) t.line_of_row.push_back(static_cast<std::size_t>(i) + 2);
+  problem_spec spec;
+  spec.formula = "y ~ 1";
+  spec.family = "bernoulli";
+  spec.priors = {"Intercept ~ flat"};
+  const problem p = make_problem(t, spec);
+  const fit_draws f = sample(p, metric_kind::diag, 2024);
+  print_header("bernoulli, s = 17 of n = 50, flat", f);
+  EXPECT_EQ(f.n_divergent, 0u);
+  expect_beta_logit(f, s, n - s);
+}
+
+TEST(ClosedFormPosterior, BinomialInterceptWithFlatPriorIsBeta) {
+  const std::vector<double> trials = {10, 12, 8, 15, 5};
+  const std::vector<double> successes = {4, 7, 2, 9, 1};
+  double total_s = 0, total_n = 0;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    total_s += successes[i];
+    total_n += trials[i];
+  }
+  table t;
+  t.source = "binomial";
+  t.columns = {test::numeric_column("y", successes), test::numeric_column("n", trials)};
+  for (std::size_t i = 0; i < trials.size(); ++i) t.line_of_row.push_back(i + 2);
+  problem_spec spec;
+  spec.formula = "y | trials(n) ~ 1";
+  spec.family = "binomial";
+  spec.priors = {"Intercept ~ flat"};
+  const problem p = make_problem(t, spec);
+  const fit_draws f = sample(p, metric_kind::diag, 3031);
+  print_header("binomial, 23 of 50 in 5 rows, flat", f);
+  EXPECT_EQ(f.n_divergent, 0u);
+  expect_beta_logit(f, total_s, total_n - total_s);
+}
+
+TEST(ClosedFormPosterior, PoissonInterceptWithFlatPriorIsGamma) {
+  const std::vector<double> y = {3, 0, 5, 2, 4, 1, 6, 2, 3, 4};
+  double total = 0;
+  for (double v : y) total += v;
+  const auto n = static_cast<double>(y.size());
+  table t;
+  t.source = "poisson";
+  t.columns = {test::numeric_column("y", y)};
+  for (std::size_t i = 0; i < y.size(); ++i) t.line_of_row.push_back(i + 2);
+  problem_spec spec;
+  spec.formula = "y ~ 1";
+  spec.family = "poisson";
+  spec.priors = {"Intercept ~ flat"};
+  const problem p = make_problem(t, spec);
+  const fit_draws f = sample(p, metric_kind::diag, 4041);
+  print_header("poisson, sum y = 30 over 10 rows, flat", f);
+  EXPECT_EQ(f.n_divergent, 0u);
+  const chains& b = f["b_Intercept"];
+  // exp(b) ~ Gamma(shape Σy, rate n).
+  expect_moments(transform(b, [](double v) { return std::exp(v); }), total / n,
+                 std::sqrt(total) / n, "rate = exp(b)");
+  expect_moments(b, digamma(total) - std::log(n), std::sqrt(trigamma(total)), "b_Intercept");
+}
+
+// ---- 4. gaussian linear regression, flat priors on b, sigma fixed ----
+
+void check_linear_regression(metric_kind metric, std::uint64_t seed) {
+  const int n = 30;
+  const double sigma = 2;
+  std::mt19937_64 rng(77);
+  std::normal_distribution<double> normal;
+  std::vector<double> x1(n), x2(n), y(n);
+  for (int i = 0; i < n; ++i) {
+    // Predictors far from 0 and correlated with each other: the original-scale intercept is
+    // strongly correlated with the slopes.
+    x1[i] = 3.0 + normal(rng);
+    x2[i] = -2.0 + 0.8 * (x1[i] - 3.0) + 0.6 * normal(rng);
+    y[i] = 1.5 + 0.7 * x1[i] - 1.2 * x2[i] + sigma * normal(rng);
+  }
+  table t;
+  t.source = "regression";
+  t.columns = {test::numeric_column("y", y), test::numeric_column("x1", x1),
+               test::numeric_column("x2", x2)};
+  for (int i = 0; i < n; ++i) t.line_of_row.push_back(static_cast<std::size_t>(i) + 2);
+  problem_spec spec;
+  spec.formula = "y ~ x1 + x2";
+  spec.family = "gaussian";
+  spec.priors = {"Intercept ~ flat", "b ~ flat", "sigma ~ constant(2)"};
+  const problem p = make_problem(t, spec);
+  ASSERT_EQ(p.model_ptr->n_globals(), 3u);
+
+  Eigen::MatrixXd X(n, 3);
+  Eigen::VectorXd yv(n);
+  for (int i = 0; i < n; ++i) {
+    X(i, 0) = 1.0;
+    X(i, 1) = x1[i];
+    X(i, 2) = x2[i];
+    yv(i) = y[i];
+  }
+  const Eigen::MatrixXd xtx = X.transpose() * X;
+  const Eigen::LLT<Eigen::MatrixXd> llt(xtx);
+  const Eigen::VectorXd mean = llt.solve(X.transpose() * yv);
+  const Eigen::MatrixXd cov = sigma * sigma * llt.solve(Eigen::MatrixXd::Identity(3, 3));
+
+  const fit_draws f = sample(p, metric, seed);
+  print_header("linear regression, sigma = 2, " + to_string(metric), f);
+  EXPECT_EQ(f.n_divergent, 0u);
+  EXPECT_EQ(f["sigma"][0][0], sigma);
+  const std::vector<std::string> names = {"b_Intercept", "b_x1", "b_x2"};
+  for (int k = 0; k < 3; ++k) {
+    expect_moments(f[names[k]], mean(k), std::sqrt(cov(k, k)), names[k]);
+  }
+}
+
+TEST(ClosedFormPosterior, LinearRegressionWithFixedSigmaDiagMetric) {
+  check_linear_regression(metric_kind::diag, 5051);
+}
+
+TEST(ClosedFormPosterior, LinearRegressionWithFixedSigmaDenseMetric) {
+  check_linear_regression(metric_kind::dense, 6061);
+}
+
+}  // namespace
+}  // namespace hbglm
