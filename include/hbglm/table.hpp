@@ -49,4 +49,9 @@ table read_csv(const std::string& path);
 /** As read_csv, from text in memory; @p source names it in error messages. */
 table read_csv_text(const std::string& text, const std::string& source);
 
+/** Writes a table as CSV that read_csv reads back to the same table: numbers with 17
+ *  significant digits (exact round trip), text quoted, missing cells as NA.
+ *  @throws error "cannot write <path>: <reason>" */
+void write_csv(const table& t, const std::string& path);
+
 }  // namespace hbglm

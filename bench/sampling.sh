@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Full NUTS runs on the election-shaped model (ARCHITECTURE §1): for each n, family and metric,
+# wall time, gradients per second, min bulk ESS over the saved parameters (globals; the group
+# effects are kept as per-level summaries at this size), min bulk ESS per second, max R-hat and
+# divergences. Prints a table last.
+#
+#   bench/sampling.sh [HBGLM_BINARY] [N ...]        (defaults: build/cpu/hbglm, 30000)
+#   METRICS="diag dense_diag" FAMILIES="gaussian bernoulli" CHAINS=4 WARMUP=1000 SAMPLES=1000
+set -euo pipefail
+hbglm=${1:-build/cpu/hbglm}
+shift || true
+sizes=${*:-30000}
+metrics=${METRICS:-"diag dense_diag"}
+families=${FAMILIES:-"gaussian bernoulli"}
+chains=${CHAINS:-4}
+warmup=${WARMUP:-1000}
+samples=${SAMPLES:-1000}
+work=${WORK:-bench/out/sampling}
+mkdir -p "$work"
+formula=$("$hbglm" simulate --model election --n 1000 --out "$work/probe.csv" | sed -n "s/.*--formula '\(.*\)'/\1/p")
+
+table="$work/table.txt"
+printf '%-8s %-9s %-10s %8s %10s %11s %9s %12s %7s %5s\n' n family metric wall_s grads/s \
+  min_bulk_ess ess_per_s max_rhat div chains > "$table"
+for n in $sizes; do
+  for family in $families; do
+    data="$work/election_${n}_${family}.csv"
+    [ -f "$data" ] || "$hbglm" simulate --model election --n "$n" --family "$family" --seed 1 \
+      --out "$data" > /dev/null
+    for metric in $metrics; do
+      prefix="election_${n}_${family}_${metric}"
+      cmd=("$hbglm" sample --data "$data" --family "$family" --formula "$formula"
+           --metric "$metric" --chains "$chains" --warmup "$warmup" --samples "$samples"
+           --seed 1 --output-dir "$work" --output-prefix "$prefix")
+      echo "# ${cmd[*]}" >&2
+      "${cmd[@]}" > "$work/$prefix.log" 2>&1
+      line=$(grep '^Sampled' "$work/$prefix.log")
+      wall=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s .*/\1/p')
+      gps=$(echo "$line" | sed -n 's/.*(\([0-9]*\) gradients per second).*/\1/p')
+      "$hbglm" summary --format csv "$work/${prefix}"_[0-9]*.csv > "$work/$prefix.summary.csv"
+      read -r min_ess max_rhat < <(python3 - "$work/$prefix.summary.csv" <<'PY'
+import csv, math, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["variable"] != "lp__"]
+ess = [float(r["ess_bulk"]) for r in rows if r["ess_bulk"] not in ("NA", "")]
+rhat = [float(r["rhat"]) for r in rows if r["rhat"] not in ("NA", "")]
+print(f"{min(ess):.0f} {max(rhat):.3f}")
+PY
+)
+      div=$(cat "$work/${prefix}"_[0-9]*.csv | awk -F, '/^[-0-9]/ {d += $6} END {print d + 0}')
+      printf '%-8s %-9s %-10s %8s %10s %11s %9.1f %12s %7s %5s\n' "$n" "$family" "$metric" \
+        "$wall" "$gps" "$min_ess" "$(echo "$min_ess / $wall" | bc -l)" "$max_rhat" "$div" \
+        "$chains" >> "$table"
+    done
+  done
+done
+cat "$table"
