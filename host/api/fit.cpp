@@ -36,6 +36,10 @@ namespace {
 /// 2,000 columns × 4,000 draws is already ~80 MB of CSV.
 constexpr std::size_t max_automatic_group_effect_columns = 2000;
 
+/// Above this dimension a dense metric is refused: its estimate and Cholesky factor cost
+/// dim² memory and dim³ time per window, which is hours at 10,000.
+constexpr std::size_t max_dense_metric_dim = 2000;
+
 std::string chain_file(const fit_options& o, int chain, const char* suffix) {
   return (std::filesystem::path(o.output_dir) /
           (o.output_prefix + "_" + std::to_string(chain) + suffix))
@@ -114,8 +118,19 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
   std::filesystem::create_directories(options.output_dir, ec);
   if (ec) throw error("cannot create output directory " + options.output_dir + ": " + ec.message());
 
+  if (options.nuts.metric == metric_kind::dense && m.dim() > max_dense_metric_dim) {
+    throw option_error(
+        "--metric dense with " + std::to_string(m.dim()) + " parameters needs a " +
+        std::to_string(m.dim()) + "² inverse metric (" +
+        std::to_string(m.dim() * m.dim() * 8 / (1024 * 1024)) +
+        " MiB per chain) and O(dim³) work at every metric update; use --metric dense_diag (dense "
+        "over the " + std::to_string(m.n_globals()) + " global parameters, diagonal over the "
+        "group-level effects)");
+  }
+
   // Open every file before sampling, so an unwritable directory fails at once.
   fit_result result;
+  std::atomic<bool> chain_failed{false};  // one chain's error stops the others
   std::vector<std::unique_ptr<detail::cmdstan_writer>> writers;
   for (int c = 1; c <= options.chains; ++c) {
     detail::cmdstan_header header;
@@ -129,7 +144,7 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
     header.notes = p.design_ptr->messages;
     result.files.push_back(chain_file(options, c, ".csv"));
     writers.push_back(std::make_unique<detail::cmdstan_writer>(result.files.back(), m, header, ge));
-    writers.back()->set_stop_flag(options.stop);
+    writers.back()->set_stop_flags(options.stop, &chain_failed);
     if (ge == group_effects_output::summary) {
       result.group_effect_files.push_back(chain_file(options, c, "_group_effects.csv"));
     }
@@ -164,6 +179,7 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
                                    : std::string());
         } catch (...) {
           failures[idx] = std::current_exception();
+          chain_failed.store(true);
         }
       }
     };

@@ -204,7 +204,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   o.save_group_effects = parse_group_effects_output(a.get("save-group-effects", "auto"));
   o.sig_figs = static_cast<int>(a.get_int("sig-figs", 6, 1, 18));
   const bool quiet = a.has("quiet");
-  o.progress = !quiet && ::isatty(STDOUT_FILENO) == 1;
+  o.progress = !quiet && ::isatty(STDERR_FILENO) == 1;  // progress goes to stderr
   for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
   const problem_spec spec = spec_from(a);
   o.data_path = spec.data_path;

@@ -213,7 +213,9 @@ void cmdstan_writer::on_adaptation_end(const adaptation_info& info) {
 
 void cmdstan_writer::on_message(const std::string& text) { messages_.push_back(text); }
 
-bool cmdstan_writer::stop_requested() { return stop_ != nullptr && stop_->load(); }
+bool cmdstan_writer::stop_requested() {
+  return (user_stop_ != nullptr && user_stop_->load()) || (fit_stop_ != nullptr && fit_stop_->load());
+}
 
 void cmdstan_writer::finish(const std::string& group_effects_path) {
   const auto now = std::chrono::steady_clock::now();

@@ -47,8 +47,12 @@ class cmdstan_writer final : public chain_callbacks {
   /** Writes the elapsed-time comments and, in summary mode, the group-effects file. */
   void finish(const std::string& group_effects_path);
 
-  /** Set by the fit to stop after the current iteration. */
-  void set_stop_flag(std::atomic<bool>* stop) { stop_ = stop; }
+  /** Flags that stop the chain after its current iteration when set: the user's interrupt
+   *  (may be null) and the fit's own (another chain failed). */
+  void set_stop_flags(const std::atomic<bool>* user, const std::atomic<bool>* fit) {
+    user_stop_ = user;
+    fit_stop_ = fit;
+  }
 
   std::size_t n_draws_written() const { return n_written_; }
   std::size_t n_divergent() const { return n_divergent_; }
@@ -75,7 +79,8 @@ class cmdstan_writer final : public chain_callbacks {
   std::size_t ge_count_ = 0;
   std::size_t n_written_ = 0, n_divergent_ = 0, n_max_treedepth_ = 0;
   std::atomic<std::size_t> iterations_done_{0}, divergent_so_far_{0};
-  std::atomic<bool>* stop_ = nullptr;
+  const std::atomic<bool>* user_stop_ = nullptr;
+  const std::atomic<bool>* fit_stop_ = nullptr;
   std::vector<std::string> messages_;
   std::chrono::steady_clock::time_point start_, sampling_start_;
   bool sampling_started_ = false;

@@ -39,7 +39,7 @@ struct fit_options {
   std::string command_line;       ///< recorded in the file headers
   std::string data_path;          ///< recorded in the file headers
   /// Set from another thread (a signal handler) to stop every chain after its current iteration.
-  std::atomic<bool>* stop = nullptr;
+  const std::atomic<bool>* stop = nullptr;
 };
 
 /** What a fit produced. */
