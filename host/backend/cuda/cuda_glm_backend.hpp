@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "backend/backend.hpp"
@@ -111,8 +112,10 @@ class cuda_glm_backend final : public backend {
   device_buffer<double> params_;  ///< beta, sd, Cholesky factors (model_layout::n_params)
   device_buffer<double> sums_;    ///< Xᵀr (p), Σ log p and Σ sq (2), segment sums
   device_buffer<unsigned char> spmv_z_buffer_, spmv_zt_buffer_;
-  sparse_matrix_descr z_descr_, zt_descr_;
-  dense_vector_descr u_descr_, eta_descr_, r_descr_, g_u_descr_;
+  // cuSPARSE descriptors of Z, Zᵀ and the vectors they multiply (only when there are group
+  // effects and observations).
+  std::optional<sparse_matrix_descr> z_descr_, zt_descr_;
+  std::optional<dense_vector_descr> u_descr_, eta_descr_, r_descr_, g_u_descr_;
 
   // Host staging (page-locked) for the small transfers.
   pinned_buffer<double> q_globals_host_, params_host_, sums_host_, grad_globals_host_;
