@@ -25,10 +25,14 @@ class device_buffer {
   explicit device_buffer(std::size_t n) : n_(n) {
     if (n > 0) HBGLM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), n * sizeof(T)));
   }
-  /** Allocates and copies @p host (synchronous: done on return). */
+  /** Allocates and copies @p host; the copy has landed on return. (cudaMemcpy from pageable
+   *  memory may return before its last DMA to the device has finished, and the backends' streams
+   *  do not synchronize with the default stream, hence the device synchronization: uploads
+   *  happen once per model or metric, not per evaluation.) */
   explicit device_buffer(const std::vector<T>& host) : device_buffer(host.size()) {
     if (n_ > 0) {
       HBGLM_CUDA_CHECK(cudaMemcpy(ptr_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice));
+      HBGLM_CUDA_CHECK(cudaDeviceSynchronize());
     }
   }
   ~device_buffer() { reset(); }

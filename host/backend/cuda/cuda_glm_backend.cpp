@@ -75,6 +75,45 @@ dense_vector_descr::~dense_vector_descr() {
 
 // ---------------------------------------------------------------------------------------------
 
+void pack_params(const model_layout& l, const global_values& values, double* params) {
+  std::copy(values.beta.begin(), values.beta.end(), params);
+  std::copy(values.sd.begin(), values.sd.end(), params + l.n_coefs);
+  for (std::size_t t = 0; t < l.terms.size(); ++t) {
+    std::copy(values.chol_corr[t].begin(), values.chol_corr[t].end(),
+              params + l.terms[t].chol_offset);
+  }
+}
+
+double assemble_sums(const model& m, const model_layout& l, const double* sums,
+                     const global_values& values, global_gradients& grads, double lp) {
+  const std::size_t n = l.n_obs, p = l.n_coefs;
+  const double log_lik = sums[p], sq_residual = sums[p + 1];
+  lp += log_lik;
+  grads.sigma = 0.0;
+  if (m.has_sigma()) {
+    // log p has -n log sigma beyond the per-observation part; d/dsigma = (Σ z² - n) / sigma.
+    lp -= static_cast<double>(n) * std::log(values.sigma);
+    grads.sigma = (sq_residual - static_cast<double>(n)) / values.sigma;
+  }
+  if (!std::isfinite(lp)) return -infinity;
+  grads.beta.assign(sums, sums + p);
+  grads.sd.assign(values.sd.size(), 0.0);
+  grads.chol_corr.resize(l.terms.size());
+  const double* seg = sums + p + 2;
+  double sum_zz = 0.0;
+  for (std::size_t t = 0; t < l.terms.size(); ++t) {
+    const kernels::group_term_desc& term = l.terms[t];
+    const auto k = static_cast<std::size_t>(term.k);
+    const std::size_t sd0 = static_cast<std::size_t>(term.sd_offset) - p;
+    sum_zz += seg[0];
+    for (std::size_t a = 0; a < k; ++a) grads.sd[sd0 + a] += seg[1 + a];
+    grads.chol_corr[t].assign(k * k, 0.0);
+    if (term.correlated) std::copy(seg + 1 + k, seg + 1 + k + k * k, grads.chol_corr[t].begin());
+    seg += term.n_cols;
+  }
+  return lp - 0.5 * sum_zz;
+}
+
 std::size_t per_chain_bytes(const model_layout& l) {
   const std::size_t n_seg = l.segments.size();
   std::size_t doubles = 2 * l.n_obs + 2 * l.n_u + l.n_scratch;           // eta, r, u, g_u, scratch
@@ -200,12 +239,7 @@ double cuda_glm_backend::evaluate(const double* q, double* grad) {
 
   // beta, sd and the Cholesky factors to the device, packed as model_layout says.
   double* params = params_host_.get();
-  std::copy(values_.beta.begin(), values_.beta.end(), params);
-  std::copy(values_.sd.begin(), values_.sd.end(), params + p);
-  for (std::size_t t = 0; t < l.terms.size(); ++t) {
-    std::copy(values_.chol_corr[t].begin(), values_.chol_corr[t].end(),
-              params + l.terms[t].chol_offset);
-  }
+  pack_params(l, values_, params);
   if (l.n_params > 0) {
     HBGLM_CUDA_CHECK(cudaMemcpyAsync(params_.get(), params, l.n_params * sizeof(double),
                                      cudaMemcpyHostToDevice, s));
@@ -288,32 +322,8 @@ double cuda_glm_backend::evaluate(const double* q, double* grad) {
   ctx_.synchronize();
 
   // Assemble on the host, in glm_cpu_density's order.
-  const double* h = sums_host_.get();
-  const double log_lik = h[p], sq_residual = h[p + 1];
-  lp += log_lik;
-  grads_.sigma = 0.0;
-  if (m.has_sigma()) {
-    // log p has -n log sigma beyond the per-observation part; d/dsigma = (Σ z² - n) / sigma.
-    lp -= static_cast<double>(n) * std::log(values_.sigma);
-    grads_.sigma = (sq_residual - static_cast<double>(n)) / values_.sigma;
-  }
+  lp = assemble_sums(m, l, sums_host_.get(), values_, grads_, lp);
   if (!std::isfinite(lp)) return -infinity;
-  grads_.beta.assign(h, h + p);
-  grads_.sd.assign(values_.sd.size(), 0.0);
-  grads_.chol_corr.resize(l.terms.size());
-  const double* seg = h + p + 2;
-  double sum_zz = 0.0;
-  for (std::size_t t = 0; t < l.terms.size(); ++t) {
-    const kernels::group_term_desc& term = l.terms[t];
-    const auto k = static_cast<std::size_t>(term.k);
-    const std::size_t sd0 = static_cast<std::size_t>(term.sd_offset) - p;
-    sum_zz += seg[0];
-    for (std::size_t a = 0; a < k; ++a) grads_.sd[sd0 + a] += seg[1 + a];
-    grads_.chol_corr[t].assign(k * k, 0.0);
-    if (term.correlated) std::copy(seg + 1 + k, seg + 1 + k + k * k, grads_.chol_corr[t].begin());
-    seg += term.n_cols;
-  }
-  lp -= 0.5 * sum_zz;
 
   double* g_globals = grad_globals_host_.get();
   std::fill(g_globals, g_globals + std::max<std::size_t>(n_globals, 1), 0.0);

@@ -55,6 +55,18 @@ class dense_vector_descr {
   cusparseDnVecDescr_t descr_ = nullptr;
 };
 
+/** Packs beta, sd and each term's Cholesky factor into @p params (model_layout::n_params
+ *  doubles) at the offsets the group-term descriptors name. */
+void pack_params(const model_layout& layout, const global_values& values, double* params);
+
+/** The host half of an evaluation, from the sums the device sent back:
+ *  @p sums = [Xᵀr (p) | Σ log p, Σ sq_residual | segment sums (model_layout::segments order)].
+ *  Adds the likelihood (and -n log sigma) to @p lp, fills @p grads (beta, sigma, sd, chol_corr)
+ *  for model::globals_backward, and subtracts ½ Σ z², in glm_cpu_density's order.
+ *  @return the log density; -infinity when the data part is not finite (grads then unset) */
+double assemble_sums(const model& m, const model_layout& layout, const double* sums,
+                     const global_values& values, global_gradients& grads, double lp);
+
 /** Device bytes a CUDA backend for @p m needs beyond the shared data: its scratch buffers plus an
  *  allowance for the sampler's vectors (n_sampler_vectors of dim doubles), library workspaces and
  *  the dense metric. An estimate for the up-front memory check. */

@@ -119,9 +119,10 @@ std::size_t shared_data_bytes(const model_layout& l, const design& d) {
 cuda_model_data::cuda_model_data(std::shared_ptr<const model> m)
     : model_(std::move(m)), layout_(make_layout(*model_)), family_(family_id(model_->data().family)) {
   const design& d = model_->data();
-  if (d.X.size() != d.n_obs * d.n_coefs() || d.y.size() != d.n_obs ||
-      d.Z.row_ptr.size() != d.n_obs + 1 || d.Zt.row_ptr.size() != d.n_u + 1 ||
-      d.Zt.n_nonzeros() != d.Z.n_nonzeros()) {
+  const bool z_ok = d.n_u == 0 || (d.Z.row_ptr.size() == d.n_obs + 1 &&
+                                    d.Zt.row_ptr.size() == d.n_u + 1 &&
+                                    d.Zt.n_nonzeros() == d.Z.n_nonzeros());
+  if (d.X.size() != d.n_obs * d.n_coefs() || d.y.size() != d.n_obs || !z_ok) {
     throw backend_error("the design's arrays do not have the sizes its counts say (n_obs " +
                         std::to_string(d.n_obs) + ", p " + std::to_string(d.n_coefs()) +
                         ", n_u " + std::to_string(d.n_u) + ")");

@@ -1,0 +1,312 @@
+/** @file Benchmark: one log density + gradient (and one leapfrog step) of the election model
+ *  (ARCHITECTURE §1) on the CUDA backend against the CPU backend, and against the bytes-read
+ *  floor of ARCHITECTURE §9.
+ *
+ *  For each n (default 300000 1000000 3000000 10000000) and family (default bernoulli) it
+ *  simulates the data (hbglm::simulate_election), builds the problem with default priors, makes a
+ *  CPU and a CUDA backend through the backend seam (detail::make_backend), and evaluates at one
+ *  fixed q drawn uniformly on (-2, 2) (Stan's default initialization) from the counter-based RNG.
+ *  Times are wall-clock medians per call; the CUDA backend synchronizes inside every
+ *  log_density_grad (its log density comes back to the host), so a call's wall time is its whole
+ *  cost. The floor is n (8p + 8 + 4K) bytes (X, y and the group indices read once) at the
+ *  device's memory bandwidth: 3.35 TB/s for an H100 SXM, 4.8 TB/s for an H200.
+ *
+ *  A size whose data do not fit in GPU memory is reported and skipped (make_backend's message).
+ *  --time-budget stops before a size that would likely not finish in time (its set-up estimated
+ *  from the last size's, linear in n).
+ *
+ *  Usage: hbglm_bench_grad_eval_cuda [--csv] [--family bernoulli|gaussian|both] [--seed S]
+ *           [--min-reps N] [--min-time SEC] [--cpu-reps N] [--max-cpu-n N] [--time-budget SEC]
+ *           [n ...]
+ *  Output: a table on stdout (CSV with --csv; the description goes to stderr then). */
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/registry.hpp"
+#include "hbglm/backend.hpp"
+#include "hbglm/error.hpp"
+#include "hbglm/problem.hpp"
+#include "hbglm/simulate.hpp"
+// The bench target's include path has host/ but not the project root: reach kernels/ relatively.
+#include "../kernels/rng.cuh"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+constexpr double h100_bandwidth = 3.35e12;  ///< H100 SXM HBM3, bytes/s
+constexpr double h200_bandwidth = 4.8e12;   ///< H200 HBM3e, bytes/s
+
+struct options {
+  std::vector<std::size_t> sizes;
+  std::vector<hbglm::family> families;
+  bool csv = false;
+  std::uint64_t seed = 1;
+  int min_reps = 20;
+  double min_seconds = 0.5;
+  int cpu_reps = 3;
+  std::size_t max_cpu_n = 10000000;
+  double time_budget = 1e9;
+};
+
+[[noreturn]] void usage(const std::string& problem, int status = 2) {
+  std::fprintf(stderr,
+               "%s\nusage: hbglm_bench_grad_eval_cuda [--csv] [--family bernoulli|gaussian|both] "
+               "[--seed S] [--min-reps N] [--min-time SEC] [--cpu-reps N] [--max-cpu-n N] "
+               "[--time-budget SEC] [n ...]\n  n: observations, default 300000 1000000 3000000 "
+               "10000000 (1e6 and 3e5 are accepted); --cpu-reps 0 skips the CPU backend\n",
+               problem.c_str());
+  std::exit(status);
+}
+
+options parse_args(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) usage("missing value after " + a);
+      return argv[++i];
+    };
+    try {
+      if (a == "--csv") {
+        o.csv = true;
+      } else if (a == "--family") {
+        const std::string f = next();
+        if (f == "both") {
+          o.families = {hbglm::family::bernoulli, hbglm::family::gaussian};
+        } else if (f == "bernoulli" || f == "gaussian") {
+          o.families.push_back(hbglm::parse_family(f));
+        } else {
+          usage("--family must be bernoulli, gaussian or both");
+        }
+      } else if (a == "--seed") {
+        o.seed = std::stoull(next());
+      } else if (a == "--min-reps") {
+        o.min_reps = std::max(1, std::stoi(next()));
+      } else if (a == "--min-time") {
+        o.min_seconds = std::stod(next());
+      } else if (a == "--cpu-reps") {
+        o.cpu_reps = std::max(0, std::stoi(next()));
+      } else if (a == "--max-cpu-n") {
+        o.max_cpu_n = static_cast<std::size_t>(std::stod(next()));
+      } else if (a == "--time-budget") {
+        o.time_budget = std::stod(next());
+      } else if (a == "--help" || a == "-h") {
+        usage("Times the log density + gradient of the election model on CUDA and CPU.", 0);
+      } else if (!a.empty() && a[0] != '-') {
+        const double n = std::stod(a);
+        if (!(n >= 1.0 && n <= 1e8)) usage("n must be between 1 and 1e8: " + a);
+        o.sizes.push_back(static_cast<std::size_t>(n));
+      } else {
+        usage("unknown option " + a);
+      }
+    } catch (const std::logic_error&) {  // stoi/stod: not a number, out of range
+      usage("not a number after or in " + a);
+    }
+  }
+  if (o.sizes.empty()) o.sizes = {300000, 1000000, 3000000, 10000000};
+  if (o.families.empty()) o.families = {hbglm::family::bernoulli};
+  return o;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size();
+  return m == 0 ? 0.0 : m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+}
+
+/// Median wall time of f() in seconds: one warm-up call, then at least min_reps calls and at
+/// least min_seconds.
+double time_median(const std::function<void()>& f, int min_reps, double min_seconds) {
+  f();
+  std::vector<double> wall;
+  const auto start = clock_type::now();
+  while (static_cast<int>(wall.size()) < min_reps || seconds_since(start) < min_seconds) {
+    const auto t0 = clock_type::now();
+    f();
+    wall.push_back(seconds_since(t0));
+  }
+  return median(wall);
+}
+
+/// The fixed evaluation point: q_i uniform on (-2, 2), Stan's default initialization.
+std::vector<double> fixed_q(std::size_t dim, std::uint64_t seed) {
+  std::vector<double> q(dim);
+  for (std::size_t i = 0; i < dim; ++i) {
+    const std::uint64_t bits = hbglm::rng::random_bits(seed, hbglm::rng::stream::init, 0, 0, i);
+    q[i] = -2.0 + 4.0 * hbglm::rng::uniform_open(bits);
+  }
+  return q;
+}
+
+struct result {
+  std::size_t n = 0;
+  std::string family;
+  std::size_t p = 0, K = 0, dim = 0;
+  double setup_s = 0.0;
+  double cpu_ms = NAN, cuda_ms = NAN, leapfrog_ms = NAN;
+  double floor_mb = 0.0, floor_us = 0.0;
+  double lp_rel = NAN, grad_rel = NAN;
+  std::string note;
+};
+
+void print_header(const options& o) {
+  if (o.csv) {
+    std::printf(
+        "n,family,p,K,dim,setup_s,cpu_ms,cuda_ms,leapfrog_ms,floor_MB,floor_us,cuda_over_floor,"
+        "cuda_GB_per_s,cpu_over_cuda,lp_rel_diff,grad_max_rel_diff,note\n");
+  } else {
+    std::printf("%9s %-9s %3s %2s %8s %7s %9s %8s %8s %8s %8s %7s %7s %8s %8s %8s %s\n", "n",
+                "family", "p", "K", "dim", "setup_s", "cpu_ms", "cuda_ms", "lf_ms", "floor_MB",
+                "floor_us", "x_floor", "GB/s", "cpu/cuda", "lp_rel", "grad_rel", "note");
+  }
+}
+
+void print_row(const result& r, const options& o) {
+  const double x_floor = r.cuda_ms * 1e3 / r.floor_us;
+  const double gbs = r.floor_mb * 1e6 / (r.cuda_ms * 1e-3) / 1e9;
+  const double speedup = r.cpu_ms / r.cuda_ms;
+  if (o.csv) {
+    std::printf("%zu,%s,%zu,%zu,%zu,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.3f,%.1f,%.2f,%.2e,%.2e,%s\n",
+                r.n, r.family.c_str(), r.p, r.K, r.dim, r.setup_s, r.cpu_ms, r.cuda_ms,
+                r.leapfrog_ms, r.floor_mb, r.floor_us, x_floor, gbs, speedup, r.lp_rel,
+                r.grad_rel, r.note.c_str());
+  } else {
+    std::printf(
+        "%9zu %-9s %3zu %2zu %8zu %7.1f %9.3f %8.4f %8.4f %8.1f %8.1f %7.2f %7.0f %8.1f %8.1e "
+        "%8.1e %s\n",
+        r.n, r.family.c_str(), r.p, r.K, r.dim, r.setup_s, r.cpu_ms, r.cuda_ms, r.leapfrog_ms,
+        r.floor_mb, r.floor_us, x_floor, gbs, speedup, r.lp_rel, r.grad_rel, r.note.c_str());
+  }
+  std::fflush(stdout);
+}
+
+double bandwidth_of_device(std::string* name) {
+  const auto devices = hbglm::backend_devices(hbglm::backend_kind::cuda);
+  *name = devices.empty() ? "no CUDA device" : devices.front();
+  if (name->find("H200") != std::string::npos) return h200_bandwidth;
+  return h100_bandwidth;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const options o = parse_args(argc, argv);
+  std::FILE* meta = o.csv ? stderr : stdout;
+  if (!hbglm::backend_available(hbglm::backend_kind::cuda)) {
+    std::fprintf(stderr, "CUDA backend unavailable: %s\n",
+                 hbglm::backend_unavailable_reason(hbglm::backend_kind::cuda).c_str());
+    return 77;
+  }
+  std::string device;
+  const double bandwidth = bandwidth_of_device(&device);
+  std::fprintf(meta,
+               "# hbglm_bench_grad_eval_cuda: election model, default priors, seed %llu\n"
+               "# device %s; floor = n (8p + 8 + 4K) bytes at %.2f TB/s (%s); x_floor = "
+               "cuda_ms / floor; GB/s = floor bytes / cuda time\n"
+               "# cuda_ms, cpu_ms: median wall time per log density + gradient (CPU backend: one "
+               "thread, %d reps); lf_ms: one CUDA leapfrog step (gradient + vector ops); "
+               "lp_rel, grad_rel: |cuda - cpu| / max(1, |cpu|) (max over components)\n",
+               static_cast<unsigned long long>(o.seed), device.c_str(), bandwidth / 1e12,
+               bandwidth == h200_bandwidth ? "H200" : "H100 SXM", o.cpu_reps);
+  print_header(o);
+  const auto start = clock_type::now();
+  double last_setup_per_row = 0.0;
+  try {
+    for (std::size_t n : o.sizes) {
+      for (hbglm::family fam : o.families) {
+        result r;
+        r.n = n;
+        r.family = hbglm::to_string(fam);
+        const double estimate = last_setup_per_row * static_cast<double>(n);
+        if (seconds_since(start) + 1.5 * estimate > o.time_budget) {
+          r.note = "skipped: time budget";
+          print_row(r, o);
+          continue;
+        }
+        const auto t0 = clock_type::now();
+        hbglm::problem prob;
+        {
+          hbglm::election_options sim;
+          sim.n_obs = n;
+          sim.seed = o.seed;
+          sim.response_family = fam;
+          const hbglm::table data = hbglm::simulate_election(sim);
+          hbglm::problem_spec spec;
+          spec.formula = hbglm::election_formula;
+          spec.family = r.family;
+          prob = hbglm::make_problem(data, spec);
+        }
+        r.setup_s = seconds_since(t0);
+        last_setup_per_row = r.setup_s / static_cast<double>(n);
+        const hbglm::design& d = *prob.design_ptr;
+        r.p = d.n_coefs();
+        r.K = d.n_obs > 0 ? d.Z.n_nonzeros() / d.n_obs : 0;
+        r.dim = prob.model_ptr->dim();
+        const double floor_bytes = static_cast<double>(d.n_obs) *
+                                   (8.0 * static_cast<double>(r.p) + 8.0 +
+                                    4.0 * static_cast<double>(r.K));
+        r.floor_mb = floor_bytes / 1e6;
+        r.floor_us = floor_bytes / bandwidth * 1e6;
+        const std::vector<double> q = fixed_q(r.dim, o.seed);
+
+        std::vector<double> grad_cuda(r.dim), grad_cpu(r.dim);
+        double lp_cuda = NAN, lp_cpu = NAN;
+        try {
+          auto b = hbglm::detail::make_backend(hbglm::backend_kind::cuda, prob.model_ptr);
+          auto qv = b->make_vector(), g = b->make_vector(), p = b->make_vector();
+          b->copy_from_host(q.data(), *qv);
+          lp_cuda = b->log_density_grad(*qv, *g);
+          b->copy_to_host(*g, grad_cuda.data());
+          r.cuda_ms = 1e3 * time_median([&] { b->log_density_grad(*qv, *g); }, o.min_reps,
+                                        o.min_seconds);
+          // Leapfrog steps of size 0 leave q where it is, so every step costs the same.
+          b->draw_momentum(o.seed, 0, 0, *p);
+          r.leapfrog_ms =
+              1e3 * time_median([&] { b->leapfrog(0.0, *qv, *p, *g); }, o.min_reps, o.min_seconds);
+        } catch (const hbglm::backend_error& e) {
+          r.note = std::string("cuda: ") + e.what();
+        }
+        if (o.cpu_reps > 0 && n <= o.max_cpu_n) {
+          auto b = hbglm::detail::make_backend(hbglm::backend_kind::cpu, prob.model_ptr);
+          auto qv = b->make_vector(), g = b->make_vector();
+          b->copy_from_host(q.data(), *qv);
+          lp_cpu = b->log_density_grad(*qv, *g);
+          b->copy_to_host(*g, grad_cpu.data());
+          r.cpu_ms = 1e3 * time_median([&] { b->log_density_grad(*qv, *g); }, o.cpu_reps, 0.0);
+          if (std::isfinite(lp_cuda)) {
+            r.lp_rel = std::fabs(lp_cuda - lp_cpu) / std::max(1.0, std::fabs(lp_cpu));
+            double worst = 0.0;
+            for (std::size_t i = 0; i < r.dim; ++i) {
+              worst = std::max(worst, std::fabs(grad_cuda[i] - grad_cpu[i]) /
+                                          std::max(1.0, std::fabs(grad_cpu[i])));
+            }
+            r.grad_rel = worst;
+          }
+        }
+        if (!std::isfinite(lp_cuda) && r.note.empty()) r.note = "cuda log density not finite";
+        print_row(r, o);
+      }
+    }
+  } catch (const hbglm::error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(meta, "# total %.1f s\n", seconds_since(start));
+  return 0;
+}
