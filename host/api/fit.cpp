@@ -94,6 +94,25 @@ class progress_monitor {
 
 }  // namespace
 
+backend_kind choose_backend(const problem& p, std::string* why) {
+  constexpr std::size_t min_gpu_observations = 50000;
+  const std::size_t n = p.design_ptr->n_obs;
+  const std::string reason = backend_unavailable_reason(backend_kind::cuda);
+  backend_kind kind = backend_kind::cpu;
+  std::string text;
+  if (!reason.empty()) {
+    text = "cpu (CUDA unavailable: " + reason + ")";
+  } else if (n < min_gpu_observations) {
+    text = "cpu (" + std::to_string(n) + " observations: too few for the GPU to gain; it is used "
+           "from " + std::to_string(min_gpu_observations) + ")";
+  } else {
+    kind = backend_kind::cuda;
+    text = "cuda (" + std::to_string(n) + " observations)";
+  }
+  if (why != nullptr) *why = text;
+  return kind;
+}
+
 fit_result run_fit(const problem& p, const fit_options& options, std::ostream& log) {
   validate(options.nuts);
   if (options.chains < 1) throw option_error("--chains must be at least 1");

@@ -13,7 +13,7 @@ std::string to_string(backend_kind kind) { return kind == backend_kind::cpu ? "c
 backend_kind parse_backend_kind(const std::string& text) {
   if (text == "cpu") return backend_kind::cpu;
   if (text == "cuda") return backend_kind::cuda;
-  throw option_error("unknown backend '" + text + "': use cpu or cuda");
+  throw option_error("unknown backend '" + text + "': use cpu, cuda or auto");
 }
 
 bool backend_compiled(backend_kind kind) noexcept {

@@ -126,7 +126,8 @@ const char* const sample_usage =
     "  --metric NAME            diag (default), dense, dense_diag (dense over the global\n"
     "                           parameters, diagonal over the group-level effects)\n"
     "  --init R                 2: initial values uniform(-R, R) on the unconstrained scale\n"
-    "  --backend NAME           cpu (default) or cuda\n"
+    "  --backend NAME           cpu (default), cuda, or auto (cuda when a device is present\n"
+    "                           and there are at least 50,000 observations)\n"
     "output:\n"
     "  --output-dir DIR         . : files DIR/PREFIX_1.csv ... one per chain\n"
     "  --output-prefix PREFIX   hbglm\n"
@@ -198,7 +199,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   n.max_depth = static_cast<int>(a.get_int("max-depth", n.max_depth, 1, 30));
   n.metric = parse_metric_kind(a.get("metric", "diag"));
   n.init_radius = a.get_real("init", n.init_radius, 0.0, 1e6);
-  o.backend = parse_backend_kind(a.get("backend", "cpu"));
+  const std::string backend_name = a.get("backend", "cpu");
   o.output_dir = a.get("output-dir", ".");
   o.output_prefix = a.get("output-prefix", "hbglm");
   o.save_group_effects = parse_group_effects_output(a.get("save-group-effects", "auto"));
@@ -209,8 +210,14 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   const problem_spec spec = spec_from(a);
   o.data_path = spec.data_path;
 
+  if (backend_name != "auto") o.backend = parse_backend_kind(backend_name);
   const problem p = load_problem(spec);
   for (const auto& msg : p.design_ptr->messages) err << "note: " << msg << "\n";
+  if (backend_name == "auto") {
+    std::string why;
+    o.backend = choose_backend(p, &why);
+    err << "backend: " << why << "\n";
+  }
   interrupt_requested.store(false);
   o.stop = &interrupt_requested;
   std::signal(SIGINT, on_interrupt);

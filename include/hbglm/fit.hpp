@@ -54,6 +54,11 @@ struct fit_result {
   std::size_t n_gradients = 0;                  ///< log density + gradient evaluations, all chains
 };
 
+/** `--backend auto`: CUDA when a device is usable and the data are large enough for the GPU to
+ *  gain (at least 50,000 observations: below that, kernel launches and host syncs dominate a
+ *  gradient, ARCHITECTURE §9), else the CPU. @p why gets a one-line explanation. */
+backend_kind choose_backend(const problem& p, std::string* why);
+
 /** Runs the chains (concurrently, one backend each) and streams their draws to CSV files.
  *  The same seed gives byte-identical files whatever the number of threads.
  *  @param[in] p the model
