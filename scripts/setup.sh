@@ -4,7 +4,8 @@
 # is built too; without it the CPU build is complete on its own.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ libeigen3-dev libgtest-dev python3)
+# clang and its compiler-rt: the libFuzzer smoke test (fuzz/CTestSmoke.cmake) and scripts/fuzz.sh.
+packages=(cmake ninja-build g++ libeigen3-dev libgtest-dev python3 clang libclang-rt-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

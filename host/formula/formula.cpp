@@ -245,6 +245,14 @@ term_list interact(const term_list& a, const term_list& b) {
   return out;
 }
 
+/// A formula that expands to more terms than this is refused before it is expanded: the
+/// expansion of `(a + ... + l)^12` or a 20-way `a*b*...` has 2^k terms and would take minutes (and
+/// a model with more than a few hundred population-level terms is not what anyone meant).
+constexpr std::size_t max_expanded_terms = 1024;
+
+/// Parentheses nested deeper than this are refused: the parser recurses once per level.
+constexpr int max_nesting = 64;
+
 /** a*b = a + b + a:b */
 term_list cross(const term_list& a, const term_list& b) {
   term_list out = a;
@@ -365,6 +373,17 @@ class parser {
   std::size_t next_idx_ = 0;
   std::vector<std::pair<std::size_t, formula_variable>> variable_uses_;  ///< (pos, variable)
   std::vector<std::pair<std::size_t, std::size_t>> random_lhs_spans_;    ///< ('(' pos, '|' pos)
+  int nesting_ = 0;  ///< parentheses open around the current position
+
+  /** Refuses an expansion that could make more than max_expanded_terms terms (an upper bound:
+   *  duplicates are removed after), at the operator @p o. */
+  void check_expansion(std::size_t bound, const token& o) const {
+    if (bound > max_expanded_terms) {
+      fail("this expands to more than " + std::to_string(max_expanded_terms) +
+               " terms; write the interactions you need explicitly",
+           o.pos);
+    }
+  }
 };
 
 std::vector<formula_variable> parser::variable_order(std::size_t from, std::size_t to) const {
@@ -464,6 +483,7 @@ rhs_value parser::parse_product(const token* op) {
     const rhs_value right = parse_interaction(&o);
     const term_list a = plain_operand(left, o);
     const term_list b = plain_operand(right, o);
+    check_expansion(a.size() + b.size() + a.size() * b.size(), o);
     left = rhs_value{};
     left.terms = o.kind == token_kind::star ? cross(a, b) : nest(a, b);
   }
@@ -477,6 +497,7 @@ rhs_value parser::parse_interaction(const token* op) {
     const rhs_value right = parse_power(&o);
     const term_list a = plain_operand(left, o);
     const term_list b = plain_operand(right, o);
+    check_expansion(a.size() * b.size(), o);
     left = rhs_value{};
     left.terms = interact(a, b);
   }
@@ -504,7 +525,10 @@ rhs_value parser::parse_power(const token* op) {
   const std::size_t n = e.text.size() > 3 ? 999 : std::stoul(e.text);
   const std::size_t times = std::min(n, count_variables(a));
   term_list result = a;
-  for (std::size_t i = 1; i < times; ++i) result = cross(result, a);
+  for (std::size_t i = 1; i < times; ++i) {
+    check_expansion(result.size() + a.size() + result.size() * a.size(), o);
+    result = cross(result, a);
+  }
   rhs_value out;
   out.terms = std::move(result);
   return out;
@@ -562,6 +586,13 @@ rhs_value parser::parse_function() {
 
 rhs_value parser::parse_group() {
   const token& open = next();
+  if (++nesting_ > max_nesting) {
+    fail("parentheses nested more than " + std::to_string(max_nesting) + " deep", open.pos);
+  }
+  struct leave_level {
+    int& depth;
+    ~leave_level() { --depth; }
+  } leave{nesting_};
   if (peek().kind == token_kind::rparen) fail("empty parentheses", open.pos);
   rhs_value inner = parse_sum();
   const token& t = peek();

@@ -402,3 +402,32 @@ TEST(random_term, group_label_joins_factors) {
 }
 
 }  // namespace
+
+// Inputs the fuzzer found (fuzz/crashes/formula): expansions that grow as 2^k and deep nesting
+// are refused at once with a clear message, not after minutes or with a stack overflow.
+TEST(formula_limits, exponential_expansions_are_refused_quickly) {
+  for (const std::string text :
+       {"y ~ (a+b+c+d+e+f+g+h+i+j+k+l)^12", "y ~ a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t"}) {
+    try {
+      hbglm::parse_formula(text);
+      FAIL() << "no formula_error for " << text;
+    } catch (const hbglm::formula_error& e) {
+      EXPECT_NE(std::string(e.what()).find("expands to more than 1024 terms"), std::string::npos)
+          << e.what();
+    }
+  }
+  // Ten-way crossing (1023 terms) is still allowed.
+  EXPECT_EQ(hbglm::parse_formula("y ~ a*b*c*d*e*f*g*h*i*j").fixed.terms.size(), 1023u);
+}
+
+TEST(formula_limits, deep_nesting_is_refused) {
+  const std::string deep = "y ~ " + std::string(3000, '(') + "x" + std::string(3000, ')');
+  try {
+    hbglm::parse_formula(deep);
+    FAIL() << "no formula_error";
+  } catch (const hbglm::formula_error& e) {
+    EXPECT_NE(std::string(e.what()).find("nested more than 64 deep"), std::string::npos);
+  }
+  const std::string ok = "y ~ " + std::string(60, '(') + "x" + std::string(60, ')');
+  EXPECT_EQ(hbglm::parse_formula(ok).fixed.terms.size(), 1u);
+}
