@@ -9,10 +9,15 @@
 #     scripts/sanitize.sh -LE validation   # all but the external validation cases (the slowest)
 #     scripts/sanitize.sh -R 'Cli|BadInput'
 #
-# Every sanitizer report, from a test executable or from an hbglm process that a test started, is
-# written to build/asan/sanitizer_logs/ and printed at the end: a child process whose report would
-# otherwise be swallowed by the test that ran it still fails the script. Sanitizer errors exit with
-# code 86, so a test that expects hbglm to exit 1 (bad input) cannot mistake one for a clean error.
+# Every AddressSanitizer and LeakSanitizer report, from a test executable or from an hbglm process
+# that a test started, is written to build/asan/sanitizer_logs/ and printed at the end: a child
+# process whose report would otherwise be swallowed by the test that ran it still fails the script.
+# UndefinedBehaviorSanitizer reports ignore log_path in the combined ASan+UBSan runtime (GCC 12), so
+# they go to the process's stderr: the script also searches ctest's log of every test's output for
+# them. Every sanitizer error exits with code 86, so a test that expects hbglm to exit 1 (bad input)
+# or 0 cannot mistake a child's sanitizer error for a clean run; only a test that accepts any
+# non-zero exit code (cli_sample_test's BadOptionsFailWithAClearMessage) could miss a UBSan report
+# from its child.
 # LeakSanitizer is used when it works on this machine (it needs ptrace-like access that some
 # containers deny); the script says which.
 set -euo pipefail
@@ -29,8 +34,14 @@ cmake --build "$build_dir" -j "$(nproc)"
 detect_leaks=0
 probe_dir=$(mktemp -d)
 trap 'rm -rf "$probe_dir"' EXIT
-printf '#include <cstdlib>\nint main() { void* volatile p = std::malloc(77); p = nullptr; return 0; }\n' \
-  >"$probe_dir/leak.cpp"
+cat >"$probe_dir/leak.cpp" <<'EOF'
+#include <cstdlib>
+int main() {
+  void* volatile p = std::malloc(77);
+  p = nullptr;
+  return 0;
+}
+EOF
 if c++ -fsanitize=address -g "$probe_dir/leak.cpp" -o "$probe_dir/leak" 2>/dev/null; then
   if ASAN_OPTIONS=detect_leaks=1 "$probe_dir/leak" >"$probe_dir/out" 2>&1; then
     :
@@ -47,11 +58,22 @@ fi
 
 rm -rf "$log_dir"
 mkdir -p "$log_dir"
-export ASAN_OPTIONS="detect_leaks=$detect_leaks:exitcode=86:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$log_dir/asan"
-export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=86:log_path=$log_dir/ubsan"
+asan_options=(
+  "detect_leaks=$detect_leaks"
+  exitcode=86
+  check_initialization_order=1
+  strict_init_order=1
+  detect_stack_use_after_return=1
+  "log_path=$log_dir/asan"
+)
+ubsan_options=(halt_on_error=1 print_stacktrace=1 exitcode=86 "log_path=$log_dir/ubsan")
+ASAN_OPTIONS=$(IFS=:; echo "${asan_options[*]}")
+UBSAN_OPTIONS=$(IFS=:; echo "${ubsan_options[*]}")
+export ASAN_OPTIONS UBSAN_OPTIONS
 echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS"
 echo "sanitize: UBSAN_OPTIONS=$UBSAN_OPTIONS"
 
+rm -f "$build_dir"/Testing/Temporary/LastTest*.log
 start=$(date +%s)
 set +e
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" "$@"
@@ -60,6 +82,7 @@ set -e
 echo "sanitize: ctest finished in $(($(date +%s) - start)) s with exit code $ctest_rc"
 
 shopt -s nullglob
+found=0
 reports=("$log_dir"/*)
 if ((${#reports[@]})); then
   echo "sanitize: ${#reports[@]} sanitizer report(s) in $log_dir:"
@@ -67,6 +90,17 @@ if ((${#reports[@]})); then
     echo "===== $r"
     cat "$r"
   done
+  found=1
+fi
+pattern='runtime error:|ERROR: (Address|Leak)Sanitizer'
+pattern+='|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer'
+test_logs=("$build_dir"/Testing/Temporary/LastTest*.log)
+if ((${#test_logs[@]})) && grep -Eq "$pattern" "${test_logs[@]}"; then
+  echo "sanitize: sanitizer output in the tests' output (${test_logs[*]}):"
+  grep -En -B2 -A20 "$pattern" "${test_logs[@]}" | head -400
+  found=1
+fi
+if ((found)); then
   exit 1
 fi
 echo "sanitize: no sanitizer reports"

@@ -153,6 +153,11 @@ extern "C" void on_interrupt(int) { interrupt_requested.store(true); }
 void print_summary(const std::vector<std::string>& files, const std::string& format,
                    int max_depth, std::ostream& out) {
   const named_draws draws = read_chains(files);
+  if (draws.find("lp__") == named_draws::npos) {
+    throw data_error(files.front() + ": no lp__ column, so not the output of a sampler (hbglm "
+                     "sample and CmdStan write one CSV file per chain, starting lp__,accept_stat__,"
+                     "...)");
+  }
   for (const auto& note : draws.notes) out << "note: " << note << "\n";
   const std::vector<draws_summary> rows = summarise_draws(draws);
   if (format == "csv") {

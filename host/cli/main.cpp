@@ -9,6 +9,9 @@
 int main(int argc, char** argv) {
   try {
     return hbglm::cli::run(argc, argv, std::cout, std::cerr);
+  } catch (const hbglm::option_error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;  // bad usage
   } catch (const hbglm::error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <istream>
 #include <set>
@@ -412,8 +413,26 @@ std::vector<std::string> parse_json_string_array(const std::string& text) {
 }
 
 cmdstan_csv read_cmdstan_csv(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw data_error(path + ": is a directory, not a CmdStan CSV file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw data_error(path + ": cannot open the file");
+  // A binary file (an image, a compressed file) would otherwise be read as CSV and its bytes
+  // echoed in the message: look at the first 4 KB for bytes that no text file has.
+  char head[4096];
+  in.read(head, sizeof head);
+  const std::streamsize n = in.gcount();
+  for (std::streamsize i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(head[i]);
+    if (c == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f')) {
+      throw data_error(path + ": binary data at byte " + std::to_string(i + 1) +
+                       ": not a CmdStan CSV file");
+    }
+  }
+  in.clear();
+  in.seekg(0);
   return reader(in, path).read();
 }
 

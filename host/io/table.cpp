@@ -1,6 +1,7 @@
 /** @file Look-ups on a table read from CSV. */
 
 #include "hbglm/table.hpp"
+#include "io/message_list.hpp"
 
 namespace hbglm {
 
@@ -13,12 +14,10 @@ const column* table::find(const std::string& name) const {
 }
 
 std::string table::column_list() const {
-  std::string list;
-  for (const column& c : columns) {
-    if (!list.empty()) list += ", ";
-    list += c.name;
-  }
-  return list;
+  std::vector<std::string> names;
+  names.reserve(columns.size());
+  for (const column& c : columns) names.push_back(c.name);
+  return detail::message_list(names);
 }
 
 }  // namespace hbglm

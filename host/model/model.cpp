@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "hbglm/error.hpp"
+#include "io/message_list.hpp"
 #include "model/cholesky_corr.hpp"
 
 namespace hbglm {
@@ -51,11 +52,7 @@ double inv_logit(double x) {
   return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
 }
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-  return out;
-}
+std::string join(const std::vector<std::string>& names) { return detail::message_list(names); }
 
 }  // namespace
 
