@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "hbglm/error.hpp"
@@ -77,8 +78,9 @@ double args::get_real(const std::string& name, double fallback, double lo, doubl
     throw option_error("--" + name + " must be a number, not '" + text + "'");
   }
   if (v < lo || v > hi) {
-    throw option_error("--" + name + " must be in [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "], not " + text);
+    char range[96];
+    std::snprintf(range, sizeof range, "[%g, %g]", lo, hi);
+    throw option_error("--" + name + " must be in " + range + ", not " + text);
   }
   return v;
 }
