@@ -37,7 +37,9 @@ for n in $sizes; do
       line=$(grep '^Sampled' "$work/$prefix.log")
       wall=$(echo "$line" | sed -n 's/.* in \([0-9.]*\) s .*/\1/p')
       gps=$(echo "$line" | sed -n 's/.*(\([0-9]*\) gradients per second).*/\1/p')
-      "$hbglm" summary --format csv "$work/${prefix}"_[0-9]*.csv > "$work/$prefix.summary.csv"
+      files=()
+      for ((c = 1; c <= chains; ++c)); do files+=("$work/${prefix}_$c.csv"); done
+      "$hbglm" summary --format csv "${files[@]}" > "$work/$prefix.summary.csv"
       read -r min_ess max_rhat < <(python3 - "$work/$prefix.summary.csv" <<'PY'
 import csv, math, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["variable"] != "lp__"]
@@ -46,10 +48,10 @@ rhat = [float(r["rhat"]) for r in rows if r["rhat"] not in ("NA", "")]
 print(f"{min(ess):.0f} {max(rhat):.3f}")
 PY
 )
-      div=$(cat "$work/${prefix}"_[0-9]*.csv | awk -F, '/^[-0-9]/ {d += $6} END {print d + 0}')
-      printf '%-8s %-9s %-10s %8s %10s %11s %9.1f %12s %7s %5s\n' "$n" "$family" "$metric" \
-        "$wall" "$gps" "$min_ess" "$(echo "$min_ess / $wall" | bc -l)" "$max_rhat" "$div" \
-        "$chains" >> "$table"
+      div=$(cat "${files[@]}" | awk -F, '/^[-0-9]/ {d += $6} END {print d + 0}')
+      ess_per_s=$(python3 -c "print(f'{$min_ess / $wall:.1f}')")
+      printf '%-8s %-9s %-10s %8s %10s %11s %9s %12s %7s %5s\n' "$n" "$family" "$metric" \
+        "$wall" "$gps" "$min_ess" "$ess_per_s" "$max_rhat" "$div" "$chains" >> "$table"
     done
   done
 done
