@@ -13,7 +13,8 @@
 #
 # Outputs go to the build folder (default build/fuzz): binaries, the growing corpus of each target
 # (corpus/<target>; --smoke uses a throw-away one), logs (logs/<target>.log) and the inputs that
-# found something (artifacts/<target>/; move them to fuzz/crashes/<target>/ to keep them).
+# found something (artifacts/<target>/; keep an unfixed one in fuzz/crashes/<target>/, a fixed one as
+# fuzz/corpus/<target>/regression-*).
 # The committed seeds in fuzz/corpus/<target>/ are only read.
 #
 # Exit status: 0 nothing found, 1 a finding (the log and the input are named), 2 bad usage or a
@@ -284,6 +285,6 @@ printf 'fuzz: build %d.%01d s, runs %d.%01d s (%s s per target, %s at a time)\n'
   "$seconds" "$jobs"
 if ((status)); then
   echo "fuzz: FINDINGS above; reproduce with build/fuzz/bin/<target>_fuzz <input>," \
-    "keep the input under fuzz/crashes/<target>/"
+    "keep the input under fuzz/crashes/<target>/ (fuzz/corpus/<target>/regression-* once fixed)"
 fi
 exit $status
