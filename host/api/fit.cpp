@@ -161,6 +161,7 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
     header.chain = static_cast<std::uint32_t>(c);
     header.options = &options;
     header.notes = p.design_ptr->messages;
+    header.notes.insert(header.notes.end(), m.warnings().begin(), m.warnings().end());
     result.files.push_back(chain_file(options, c, ".csv"));
     writers.push_back(std::make_unique<detail::cmdstan_writer>(result.files.back(), m, header, ge));
     writers.back()->set_stop_flags(options.stop, &chain_failed);

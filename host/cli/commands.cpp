@@ -73,6 +73,7 @@ int command_check(int argc, char** argv, std::ostream& out) {
   out << "formula: " << d.formula_text << "\nfamily:  " << to_string(d.family) << "\n";
   out << "data:    " << d.n_obs << " observations used of " << p.n_table_rows << " rows\n";
   for (const auto& msg : d.messages) out << "note:    " << msg << "\n";
+  for (const auto& msg : m.warnings()) out << msg << "\n";
   out << "population-level coefficients (" << d.n_coefs() << "):";
   for (const auto& c : d.coef_names) out << " " << c;
   out << "\n";
@@ -218,6 +219,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   if (backend_name != "auto") o.backend = parse_backend_kind(backend_name);
   const problem p = load_problem(spec);
   for (const auto& msg : p.design_ptr->messages) err << "note: " << msg << "\n";
+  for (const auto& msg : p.model_ptr->warnings()) err << msg << "\n";
   if (backend_name == "auto") {
     std::string why;
     o.backend = choose_backend(p, &why);

@@ -1,5 +1,8 @@
 #include "hbglm/model.hpp"
 
+#include <Eigen/Core>
+#include <Eigen/QR>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -170,6 +173,8 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
   }
   log_density_constant_ = c;
 
+  check_identifiability();
+
   // Output groups: terms on the same grouping factor share one r_<group> array (brms).
   for (std::size_t t = 0; t < d.terms.size(); ++t) {
     const std::string name = "r_" + d.terms[t].group;
@@ -180,6 +185,97 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
       it = output_groups_.end() - 1;
     }
     for (std::size_t c2 = 0; c2 < d.terms[t].n_coefs(); ++c2) it->coefs.emplace_back(t, c2);
+  }
+}
+
+void model::check_identifiability() {
+  const design& d = design_;
+  const std::size_t n = d.n_obs, p = d.n_coefs();
+  if (n == 0 || p == 0) return;
+  auto column = [&](std::size_t j) { return d.X.data() + j * n; };
+  auto coef_label = [&](std::size_t j) { return "'" + d.coef_names[j] + "'"; };
+
+  // Constant columns (other than the intercept): not identified beside the intercept.
+  std::vector<bool> constant(p, false);
+  for (std::size_t j = 0; j < p; ++j) {
+    if (d.has_intercept && j == 0) continue;
+    const double* x = column(j);
+    constant[j] = std::all_of(x, x + n, [&](double v) { return v == x[0]; });
+    if (constant[j]) {
+      warnings_.push_back("warning: predictor column " + coef_label(j) +
+                          " is constant in the data used, so its coefficient is not identified " +
+                          (d.has_intercept ? "beside the intercept" : "by the data") +
+                          "; drop it, or give b[" + d.coef_names[j] +
+                          "] a proper prior (with a flat one the posterior is improper)");
+    }
+  }
+
+  // Collinear columns: rank of the scaled cross-product matrix of the non-constant columns.
+  std::vector<std::size_t> kept;
+  for (std::size_t j = 0; j < p; ++j) {
+    if (!constant[j]) kept.push_back(j);
+  }
+  if (kept.size() > 1) {
+    // XᵀX straight from the design's X (no copy: X may be gigabytes), then the kept block,
+    // scaled to a unit diagonal.
+    const Eigen::Map<const Eigen::MatrixXd> x(d.X.data(), static_cast<Eigen::Index>(n),
+                                              static_cast<Eigen::Index>(p));
+    const Eigen::MatrixXd full_gram = x.transpose() * x;
+    const auto m = static_cast<Eigen::Index>(kept.size());
+    Eigen::MatrixXd gram(m, m);
+    for (Eigen::Index a = 0; a < m; ++a) {
+      for (Eigen::Index b = 0; b < m; ++b) {
+        gram(a, b) = full_gram(static_cast<Eigen::Index>(kept[static_cast<std::size_t>(a)]),
+                               static_cast<Eigen::Index>(kept[static_cast<std::size_t>(b)]));
+      }
+    }
+    const Eigen::VectorXd scale = gram.diagonal().cwiseSqrt().cwiseInverse();
+    gram = scale.asDiagonal() * gram * scale.asDiagonal();
+    Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(gram);
+    // Relative to a unit diagonal: 1e-10 flags columns that are combinations of others up to
+    // rounding, not merely strongly correlated ones.
+    qr.setThreshold(1e-10);
+    if (qr.rank() < m) {
+      std::vector<std::string> dependent;
+      for (Eigen::Index c = qr.rank(); c < m; ++c) {
+        dependent.push_back(d.coef_names[kept[static_cast<std::size_t>(
+            qr.colsPermutation().indices()[c])]]);
+      }
+      warnings_.push_back("warning: collinear predictors: " + join(dependent) +
+                          (dependent.size() == 1 ? " is" : " are") +
+                          " a linear combination of other columns, so the coefficients are not "
+                          "all identified; drop columns, or give b proper priors (with flat ones "
+                          "the posterior is improper)");
+    }
+  }
+
+  // Separation (logit families): a column on which all successes lie on one side of all
+  // failures sends its coefficient to infinity unless the prior stops it.
+  if (d.family != family::bernoulli && d.family != family::binomial) return;
+  for (std::size_t j = 0; j < p; ++j) {
+    const scalar_parameter& par = scalars_[j];
+    if (constant[j] || par.cls != prior_class::b || par.prior.family != prior_family::flat) continue;
+    const double* x = column(j);
+    double min_success = INFINITY, max_success = -INFINITY;
+    double min_failure = INFINITY, max_failure = -INFINITY;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double trials = d.trials.empty() ? 1.0 : d.trials[i];
+      if (d.y[i] > 0) {
+        min_success = std::min(min_success, x[i]);
+        max_success = std::max(max_success, x[i]);
+      }
+      if (d.y[i] < trials) {
+        min_failure = std::min(min_failure, x[i]);
+        max_failure = std::max(max_failure, x[i]);
+      }
+    }
+    if (max_failure <= min_success || max_success <= min_failure) {
+      warnings_.push_back("warning: " + coef_label(j) +
+                          " separates the outcomes (every success lies on one side of every "
+                          "failure), and b_" + d.coef_names[j] +
+                          " has a flat prior, so the posterior may be improper and the chains "
+                          "drift off; give it a proper prior, e.g. --prior 'b ~ normal(0, 2.5)'");
+    }
   }
 }
 

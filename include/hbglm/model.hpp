@@ -115,12 +115,17 @@ class model {
    *  normalized log posterior density up to the LKJ normalizer. */
   double log_density_constant() const { return log_density_constant_; }
 
+  /** Warnings about the model and data that make the posterior improper or the coefficients
+   *  unidentified: a constant predictor column, collinear predictor columns, and, for the logit
+   *  families, a predictor that separates the outcomes while its prior is flat. */
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
   /** The brms default priors as statements, one per line, for `hbglm info` and output headers. */
   std::vector<std::string> prior_summary() const;
 
  private:
-  void add_scalar(scalar_parameter p);
   void apply_prior(const prior_spec& spec);
+  void check_identifiability();
 
   std::shared_ptr<const design> design_ptr_;
   const design& design_;
@@ -132,6 +137,7 @@ class model {
   std::size_t n_globals_ = 0;
   std::size_t dim_ = 0;
   double log_density_constant_ = 0.0;
+  std::vector<std::string> warnings_;
   struct output_group {
     std::string name;                                    ///< r_<group>
     std::size_t first_term = 0;                          ///< its level labels come from here
