@@ -189,6 +189,7 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
           auto backend = detail::make_backend(options.backend, p.model_ptr);
           mcmc::chain_setup setup;
           setup.n_dense_globals = m.n_globals();
+          setup.init_centers = m.init_centers();
           // Chain ids are 1-based, as CmdStan's: they key the chain's random numbers.
           chain_results[idx] = mcmc::run_chain(*backend, options.nuts,
                                                static_cast<std::uint32_t>(c + 1), *writers[idx],

@@ -63,7 +63,8 @@ std::vector<double> find_initial_values(detail::backend& backend, const nuts_opt
       for (std::size_t i = 0; i < dim; ++i) {
         const double u = rng::uniform_open(rng::random_bits(
             options.seed, rng::stream::init, chain, static_cast<std::uint64_t>(attempt), i));
-        q[i] = options.init_radius * (2.0 * u - 1.0);
+        q[i] = options.init_radius * (2.0 * u - 1.0) +
+               (setup.init_centers.empty() ? 0.0 : setup.init_centers[i]);
       }
     }
     backend.copy_from_host(q.data(), *q_vec);

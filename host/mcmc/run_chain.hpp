@@ -19,6 +19,10 @@ struct chain_setup {
   std::size_t n_dense_globals = 0;
   /** Initial unconstrained values (dim doubles); empty: uniform(-init_radius, init_radius). */
   std::vector<double> init;
+  /** Centers of the random initial values (dim doubles, empty: all 0): coordinate i starts
+   *  uniform(center_i - R, center_i + R). Stan centers all at 0; the model centers its
+   *  intercept at the intercept prior's location (model::init_centers). */
+  std::vector<double> init_centers;
 };
 
 /** What a chain ends with. */

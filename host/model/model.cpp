@@ -63,6 +63,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
     : design_ptr_(std::move(shared_design)), design_(*design_ptr_) {
   const design& d = design_;
   const auto [location, scale] = default_location_scale(d);
+  intercept_init_center_ = location;
 
   // Population-level coefficients, in design order.
   for (std::size_t j = 0; j < d.n_coefs(); ++j) {
@@ -450,6 +451,16 @@ void model::globals_backward(const double* q, const global_values& v, const glob
     detail::cholesky_corr_backward(q + tp.cpc_q_index, tp.k, v.chol_corr[t].data(),
                                    g_chol.data(), grad_q + tp.cpc_q_index);
   }
+}
+
+std::vector<double> model::init_centers() const {
+  std::vector<double> centers(dim_, 0.0);
+  for (const scalar_parameter& p : scalars_) {
+    if (p.cls == prior_class::intercept && p.transform == scalar_transform::identity) {
+      centers[p.q_index] = intercept_init_center_;
+    }
+  }
+  return centers;
 }
 
 std::vector<std::string> model::unconstrained_names() const {

@@ -115,6 +115,12 @@ class model {
    *  normalized log posterior density up to the LKJ normalizer. */
   double log_density_constant() const { return log_density_constant_; }
 
+  /** Where random initial values are centered (dim values): for the centered Intercept, the
+   *  link of the median response (the location of brms's default Intercept prior, whatever the
+   *  prior in use), 0 for everything else. Stan centers every coordinate at 0; with counts in
+   *  the millions the intercept is then 14 units from the data, and warmup cannot cover that. */
+  std::vector<double> init_centers() const;
+
   /** Warnings about the model and data that make the posterior improper or the coefficients
    *  unidentified: a constant predictor column, collinear predictor columns, and, for the logit
    *  families, a predictor that separates the outcomes while its prior is flat. */
@@ -138,6 +144,7 @@ class model {
   std::size_t dim_ = 0;
   double log_density_constant_ = 0.0;
   std::vector<std::string> warnings_;
+  double intercept_init_center_ = 0.0;
   struct output_group {
     std::string name;                                    ///< r_<group>
     std::size_t first_term = 0;                          ///< its level labels come from here
