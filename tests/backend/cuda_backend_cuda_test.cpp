@@ -27,6 +27,7 @@
 #include "kernels/group_effects.cuh"
 #include "mcmc/nuts.hpp"
 #include "support/cuda_skip.hpp"
+#include "support/model_cases.hpp"
 #include "support/model_fixtures.hpp"
 
 namespace hbglm {
@@ -234,30 +235,10 @@ bool compare_at(const model& m, backend_pair& b, const std::vector<double>& q,
   return !::testing::Test::HasFailure();
 }
 
-struct family_case {
-  family fam;
-  std::string response;
-};
-
-std::vector<family_case> family_cases() {
-  return {{family::gaussian, "y_gaussian"},
-          {family::gaussian, "y_gaussian | se(se)"},
-          {family::bernoulli, "y_bernoulli"},
-          {family::binomial, "y_binomial | trials(n_trials)"},
-          {family::binomial, "cbind(y_binomial, n_trials)"},
-          {family::poisson, "y_poisson"}};
-}
-
-// The same lists as tests/reference/gradient_test.cpp.
-const std::vector<std::string> random_parts = {
-    "(1 | g1)",                  "(1 + x1 | g1)",          "(1 + x1 || g1)",
-    "(0 + x1 | g2)",             "(1 + x1 + x2 | g2)",     "(1 | g1:g2)",
-    "(1 | g1/g2)",               "(1 | g1) + (0 + x1 | g1)", "(1 + f | g2)",
-    "(1 + x1 + x2 + f || g1)",
-};
-
-const std::vector<std::string> fixed_parts = {
-    "x1 + x2 + f + x1:f", "0 + Intercept + x1", "x1 + offset(expo)", "1", "x2 * f"};
+using test::family_case;
+using test::family_cases;
+using test::fixed_parts;
+using test::random_parts;
 
 /// The model, or null when the design cannot be built at this size (e.g. a factor with a single
 /// level in 1 row: not the backend's concern).

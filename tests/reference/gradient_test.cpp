@@ -11,41 +11,17 @@
 #include <vector>
 
 #include "backend/cpu/glm_cpu_density.hpp"
+#include "support/model_cases.hpp"
 #include "support/model_fixtures.hpp"
 #include "support/tolerance.hpp"
 
 namespace hbglm {
 namespace {
 
-struct family_case {
-  family fam;
-  std::string response;
-};
-
-std::vector<family_case> family_cases() {
-  return {{family::gaussian, "y_gaussian"},
-          {family::gaussian, "y_gaussian | se(se)"},
-          {family::bernoulli, "y_bernoulli"},
-          {family::binomial, "y_binomial | trials(n_trials)"},
-          {family::binomial, "cbind(y_binomial, n_trials)"},
-          {family::poisson, "y_poisson"}};
-}
-
-const std::vector<std::string> random_parts = {
-    "(1 | g1)",                    // intercept only
-    "(1 + x1 | g1)",               // correlated, k = 2
-    "(1 + x1 || g1)",              // uncorrelated, k = 2
-    "(0 + x1 | g2)",               // slope only
-    "(1 + x1 + x2 | g2)",          // correlated, k = 3
-    "(1 | g1:g2)",                 // interaction of grouping factors
-    "(1 | g1/g2)",                 // nested
-    "(1 | g1) + (0 + x1 | g1)",    // two terms on one factor
-    "(1 + f | g2)",                // factor slope, correlated k = 3
-    "(1 + x1 + x2 + f || g1)",     // uncorrelated k = 4
-};
-
-const std::vector<std::string> fixed_parts = {
-    "x1 + x2 + f + x1:f", "0 + Intercept + x1", "x1 + offset(expo)", "1", "x2 * f"};
+using test::family_case;
+using test::family_cases;
+using test::fixed_parts;
+using test::random_parts;
 
 /// Prior sets, each exercising some distributions; filtered per model to the classes it has.
 struct prior_set {
