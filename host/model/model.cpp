@@ -79,6 +79,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
     scalars_.push_back(p);
   }
   n_beta_ = scalars_.size();
+  set_column_scales();
   // Group-level standard deviations, term by term.
   for (const random_block& block : d.terms) {
     term_parameters t;
@@ -125,6 +126,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
     } else {
       p.transform = positive ? scalar_transform::positive : scalar_transform::identity;
     }
+    if (p.transform != scalar_transform::identity) p.column_scale = 1.0;
     if (p.truncated_at_zero && p.transform != scalar_transform::fixed) {
       p.log_normalizer = prior_log_mass_above_zero(p.prior);
     }
@@ -174,6 +176,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
   }
   log_density_constant_ = c;
 
+  check_group_sizes();
   check_identifiability();
 
   // Output groups: terms on the same grouping factor share one r_<group> array (brms).
@@ -186,6 +189,48 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
       it = output_groups_.end() - 1;
     }
     for (std::size_t c2 = 0; c2 < d.terms[t].n_coefs(); ++c2) it->coefs.emplace_back(t, c2);
+  }
+}
+
+void model::set_column_scales() {
+  const design& d = design_;
+  const std::size_t n = d.n_obs;
+  if (n == 0) return;
+  for (std::size_t j = 0; j < n_beta_; ++j) {
+    if (d.has_intercept && j == 0) continue;  // the intercept's scale is the response's
+    // Centered designs hold centered columns, so this is the sd; otherwise it is the root mean
+    // square, the scale of the column's contribution to the linear predictor.
+    const double* x = d.X.data() + j * n;
+    double mean = 0.0;
+    for (std::size_t i = 0; i < n; ++i) mean += x[i];
+    mean = d.centered ? mean / static_cast<double>(n) : 0.0;
+    double sum_sq = 0.0;
+    for (std::size_t i = 0; i < n; ++i) sum_sq += (x[i] - mean) * (x[i] - mean);
+    const double scale = std::sqrt(sum_sq / static_cast<double>(n));
+    // A constant column (warned about) keeps scale 1.
+    if (scale > 0.0 && std::isfinite(scale)) scalars_[j].column_scale = scale;
+  }
+}
+
+void model::check_group_sizes() {
+  // A varying intercept on a factor with one observation per level is confounded with the
+  // observation-level noise in gaussian models with sigma (only sd² + sigma² is identified;
+  // lme4 refuses such a model) and has nothing to go on in bernoulli ones. In poisson and
+  // binomial models it is the usual observation-level effect for overdispersion: no warning.
+  const design& d = design_;
+  const bool confounded = has_sigma_ || d.family == family::bernoulli;
+  if (!confounded || d.n_obs == 0) return;
+  for (const random_block& block : d.terms) {
+    const bool has_intercept = std::find(block.coef_names.begin(), block.coef_names.end(),
+                                         "Intercept") != block.coef_names.end();
+    if (!has_intercept || block.n_levels != d.n_obs) continue;
+    const std::string sd_name = "sd_" + block.group + "__Intercept";
+    warnings_.push_back(
+        "warning: every level of '" + block.group + "' has exactly one observation, so " +
+        sd_name +
+        (has_sigma_ ? " and sigma are identified only together (through sd² + sigma²)"
+                    : " is not identified by bernoulli data") +
+        " and the posterior follows their priors; drop the term or group at a coarser level");
   }
 }
 
@@ -363,7 +408,7 @@ void model::globals_forward(const double* q, global_values& v) const {
     double x;
     switch (p.transform) {
       case scalar_transform::identity:
-        x = q[p.q_index];
+        x = q[p.q_index] / p.column_scale;
         break;
       case scalar_transform::positive:
         x = std::exp(q[p.q_index]);
@@ -428,7 +473,7 @@ void model::globals_backward(const double* q, const global_values& v, const glob
     const double y = q[p.q_index];
     switch (p.transform) {
       case scalar_transform::identity:
-        grad_q[p.q_index] += g_x;
+        grad_q[p.q_index] += g_x / p.column_scale;
         break;
       case scalar_transform::positive:
         grad_q[p.q_index] += g_x * x + 1.0;  // dx/dy = x; d(log Jacobian)/dy = 1

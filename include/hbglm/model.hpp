@@ -5,7 +5,7 @@
  *
  *  Unconstrained parameter vector q = [globals | z]:
  *    globals: population-level coefficients (design order; the centered Intercept when the design
- *             is centered), then per group-level term the log sds (or interval-transformed sds),
+ *             is centered; each times its column's sd, see scalar_parameter::column_scale), then per group-level term the log sds (or interval-transformed sds),
  *             then per correlated term its k(k-1)/2 canonical partial correlations (tanh), then
  *             log sigma (gaussian without se()). Parameters with a constant() prior are not in q.
  *    z:       per term, level-major: z[t][j][c] ~ N(0, 1);  u_t[j] = diag(sd_t) L_t z_t[j].
@@ -38,6 +38,14 @@ struct scalar_parameter {
   scalar_transform transform = scalar_transform::identity;
   double lower = 0.0, upper = 0.0;  ///< interval bounds
   double fixed_value = 0.0;         ///< fixed
+  /** identity transform of a coefficient: x = y / column_scale, so that q holds the coefficient
+   *  times its column's standard deviation. A predictor measured in micrometres and one in
+   *  dollars then give q coordinates of like size, and warmup's first step size and unit metric
+   *  fit both (with 1e-6 and 1e6 columns in one model the unscaled posterior scales differ by
+   *  1e12 and the chains never mix). 1 for everything else. The constant log Jacobian
+   *  -log column_scale is left out of lp__, so lp__ stays the log density of the coefficients
+   *  as brms and Stan report it. */
+  double column_scale = 1.0;
   std::size_t q_index = 0;          ///< position in q (unless fixed)
   double log_normalizer = 0.0;      ///< subtracted from the log prior: log P(x > 0) if truncated
 };
@@ -122,8 +130,9 @@ class model {
   std::vector<double> init_centers() const;
 
   /** Warnings about the model and data that make the posterior improper or the coefficients
-   *  unidentified: a constant predictor column, collinear predictor columns, and, for the logit
-   *  families, a predictor that separates the outcomes while its prior is flat. */
+   *  unidentified: a constant predictor column, collinear predictor columns, for the logit
+   *  families a predictor that separates the outcomes while its prior is flat, and a varying
+   *  intercept on a factor with one observation per level (gaussian with sigma, bernoulli). */
   const std::vector<std::string>& warnings() const { return warnings_; }
 
   /** The brms default priors as statements, one per line, for `hbglm info` and output headers. */
@@ -131,6 +140,8 @@ class model {
 
  private:
   void apply_prior(const prior_spec& spec);
+  void set_column_scales();
+  void check_group_sizes();
   void check_identifiability();
 
   std::shared_ptr<const design> design_ptr_;

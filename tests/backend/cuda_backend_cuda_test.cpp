@@ -185,7 +185,7 @@ magnitudes magnitudes_at(const model& m, const std::vector<double>& q) {
   out.grad.assign(m.dim(), global_mag);
   for (std::size_t j = 0; j < p; ++j) {
     const auto& s = m.scalars()[j];
-    if (s.transform == scalar_transform::identity) out.grad[s.q_index] = beta_mag[j] + 1.0;
+    if (s.transform == scalar_transform::identity) out.grad[s.q_index] = beta_mag[j] / s.column_scale + 1.0;
   }
   // z components: Σ_a |L_ab| sd_a Σ_e |Zᵀ_e r| + |z_b|.
   std::vector<double> g_u_mag(d.n_u, 0.0);

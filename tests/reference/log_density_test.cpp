@@ -149,11 +149,21 @@ std::shared_ptr<const model> make(const std::string& formula_text, family fam,
   return test::make_model(hand_table(), formula_text, fam, priors);
 }
 
+/// The tests below write the unconstrained vector with the coefficients themselves in it; the
+/// library's q holds each coefficient times its column's scale (scalar_parameter::column_scale,
+/// checked by hand in CoefficientsAreScaledByTheirColumnSd). This maps one to the other.
+std::vector<double> library_q(const model& m, std::vector<double> q) {
+  for (const auto& p : m.scalars()) {
+    if (p.transform == scalar_transform::identity) q[p.q_index] *= p.column_scale;
+  }
+  return q;
+}
+
 double library_lp(const std::shared_ptr<const model>& m, const std::vector<double>& q) {
   EXPECT_EQ(q.size(), m->dim());
   detail::glm_cpu_density density(m);
   std::vector<double> grad(m->dim());
-  return density.log_density_grad(q.data(), grad.data());
+  return density.log_density_grad(library_q(*m, q).data(), grad.data());
 }
 
 void expect_lp(const std::shared_ptr<const model>& m, const std::vector<double>& q,
@@ -167,7 +177,7 @@ void expect_lp(const std::shared_ptr<const model>& m, const std::vector<double>&
 std::vector<double> constrained(const std::shared_ptr<const model>& m,
                                 const std::vector<double>& q) {
   std::vector<double> out(m->output_names().size());
-  m->write_constrained(q.data(), out.data());
+  m->write_constrained(library_q(*m, q).data(), out.data());
   return out;
 }
 
@@ -276,6 +286,46 @@ TEST(LogDensity, PoissonWithOffset) {
     lp.add(-log_factorial(static_cast<int>(y_pois[i])));
   }
   expect_lp(m, q, lp);
+}
+
+// ---- coefficient scaling ----
+
+TEST(LogDensity, CoefficientsAreScaledByTheirColumnSd) {
+  // x1 = {0.5, -1, 1.5, 0, 2}, mean 0.6: squared deviations {0.01, 2.56, 0.81, 0.36, 1.96} sum
+  // to 5.7, so sd (divisor n) = sqrt(1.14). x2 = {1, 3, -2, 0.5, 0.25}, mean 0.55: squared
+  // deviations {0.2025, 6.0025, 6.5025, 0.0025, 0.09} sum to 12.8, sd = sqrt(2.56) = 1.6.
+  const auto m = make("y ~ x1 + x2", family::gaussian);
+  EXPECT_EQ(m->scalars()[0].column_scale, 1.0);  // the centered Intercept
+  EXPECT_NEAR(m->scalars()[1].column_scale, std::sqrt(1.14), 1e-15);
+  EXPECT_NEAR(m->scalars()[2].column_scale, 1.6, 1e-15);
+  EXPECT_EQ(m->scalars()[3].column_scale, 1.0);  // sigma
+
+  // q holds b·sd: b = q / sd, and the gradient on q is the gradient on b divided by sd.
+  const std::vector<double> q = {0.4, 0.7, -0.3, 0.1};
+  detail::glm_cpu_density density(m);
+  std::vector<double> grad(m->dim()), out(m->output_names().size());
+  density.log_density_grad(q.data(), grad.data());
+  m->write_constrained(q.data(), out.data());
+  EXPECT_NEAR(out[1], 0.7 / std::sqrt(1.14), 1e-15);
+  EXPECT_NEAR(out[2], -0.3 / 1.6, 1e-15);
+  // ∂lp/∂b_x2 by hand (b is flat): Σ_i (y_i - η_i) (x2_i - m2) / σ², and ∂/∂q = that / 1.6.
+  const double sigma = std::exp(0.1), m1 = 0.6, m2 = 0.55;
+  double d_b2 = 0.0;
+  for (std::size_t i = 0; i < 5; ++i) {
+    const double eta = 0.4 + out[1] * (x1[i] - m1) + out[2] * (x2[i] - m2);
+    d_b2 += (y_gauss[i] - eta) * (x2[i] - m2) / (sigma * sigma);
+  }
+  EXPECT_NEAR(grad[2], d_b2 / 1.6, 1e-12 * std::max(1.0, std::fabs(d_b2)));
+
+  // A uniform prior bounds b through the interval transform: no column scale.
+  const auto bounded = make("y ~ x1 + x2", family::gaussian, {"b[x2] ~ uniform(-3, 3)"});
+  EXPECT_NEAR(bounded->scalars()[1].column_scale, std::sqrt(1.14), 1e-15);
+  EXPECT_EQ(bounded->scalars()[2].column_scale, 1.0);
+  // Without centering the scale is the root mean square: x1² sums to 7.5, so sqrt(1.5); the
+  // Intercept column of ones has 1.
+  const auto uncentered = make("y ~ 0 + Intercept + x1", family::gaussian);
+  EXPECT_EQ(uncentered->scalars()[0].column_scale, 1.0);
+  EXPECT_NEAR(uncentered->scalars()[1].column_scale, std::sqrt(1.5), 1e-15);
 }
 
 // ---- intercepts ----

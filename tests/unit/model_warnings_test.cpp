@@ -71,5 +71,23 @@ TEST(ModelWarnings, OrdinaryModelsHaveNone) {
   }
 }
 
+TEST(ModelWarnings, OneObservationPerLevel) {
+  const table t = read_csv_text(
+      "y,yb,n,x,id,g\n1.2,1,3,1,r1,a\n0.3,0,2,2,r2,a\n2.2,1,4,3,r3,b\n1.9,0,5,4,r4,b\n"
+      "0.5,1,2,5,r5,c\n",
+      "o.csv");
+  // gaussian with sigma: sd_id and sigma are confounded.
+  const auto gauss = test::make_model(t, "y ~ x + (1 | id)", family::gaussian);
+  EXPECT_TRUE(any_contains(gauss->warnings(), "every level of 'id' has exactly one observation"));
+  EXPECT_TRUE(any_contains(gauss->warnings(), "sd_id__Intercept and sigma are identified only"));
+  EXPECT_TRUE(any_contains(test::make_model(t, "yb ~ x + (1 | id)", family::bernoulli)->warnings(),
+                           "sd_id__Intercept is not identified by bernoulli data"));
+  // Levels with more than one observation, known se, or an overdispersion term: no warning.
+  EXPECT_TRUE(test::make_model(t, "y ~ x + (1 | g)", family::gaussian)->warnings().empty());
+  EXPECT_TRUE(
+      test::make_model(t, "y | se(n) ~ x + (1 | id)", family::gaussian)->warnings().empty());
+  EXPECT_TRUE(test::make_model(t, "n ~ x + (1 | id)", family::poisson)->warnings().empty());
+}
+
 }  // namespace
 }  // namespace hbglm
