@@ -1,11 +1,15 @@
 // The design builder: lme4's lFormula and R's model.matrix, for the parts of the syntax that
-// formula.hpp parses. Works column by column so that 10 million rows stay affordable.
+// formula.hpp parses. Works column by column so that 10 million rows stay affordable: each
+// column of X and of a term's covariates is computed straight into its place in the design from
+// the table's columns (no per-variable or per-column copies of n values), and a table handed
+// over as an rvalue has its columns released as soon as no later step reads them.
 
 #include "hbglm/design.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <set>
@@ -97,9 +101,10 @@ class data_view {
   const table& table_;
 };
 
-/// The values of a column used as a number, over the kept rows.
-std::vector<double> numeric_values(const data_view& view, const column& c, const std::string& role,
-                                   const std::vector<std::size_t>& rows) {
+/// Checks that a column can be used as a number over the kept rows: numeric, and finite where
+/// kept. Throws data_error naming the first offending cell.
+void check_numeric(const data_view& view, const column& c, const std::string& role,
+                   const std::vector<std::size_t>& rows) {
   if (!c.is_numeric) {
     if (!c.first_non_numeric.empty()) {
       throw data_error(c.first_non_numeric + ": non-numeric value in column '" + c.name +
@@ -111,14 +116,19 @@ std::vector<double> numeric_values(const data_view& view, const column& c, const
                      (rows.empty() ? std::string() : c.strings[row]) +
                      "'), but the formula uses it as " + role + ", which must be numeric");
   }
-  std::vector<double> out(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const double v = c.numbers[rows[i]];
-    if (!std::isfinite(v)) {
-      throw data_error(view.where(rows[i], c) + ": non-finite value in column '" + c.name + "'");
+  for (std::size_t row : rows) {
+    if (!std::isfinite(c.numbers[row])) {
+      throw data_error(view.where(row, c) + ": non-finite value in column '" + c.name + "'");
     }
-    out[i] = v;
   }
+}
+
+/// The values of a column used as a number, over the kept rows.
+std::vector<double> numeric_values(const data_view& view, const column& c, const std::string& role,
+                                   const std::vector<std::size_t>& rows) {
+  check_numeric(view, c, role, rows);
+  std::vector<double> out(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) out[i] = c.numbers[rows[i]];
   return out;
 }
 
@@ -170,24 +180,29 @@ factor_codes make_factor(const column& c, const std::vector<std::size_t>& rows) 
   return f;
 }
 
-/// A variable of a term, resolved against the data: numeric values or factor codes.
+/// A variable of a term, resolved against the data: a checked numeric column or factor codes.
 struct resolved_variable {
-  std::string name;  ///< as it appears in coefficient names
+  std::string name;         ///< as it appears in coefficient names
+  std::string column_name;  ///< the table column it comes from
   bool is_factor = false;
-  std::vector<double> values;  ///< numeric
-  factor_codes factor;         ///< factor
+  const column* numeric = nullptr;  ///< numeric: the table's column, read through the kept rows
+  factor_codes factor;              ///< factor
 };
 
-/// Columns of a model matrix, generated one at a time (so X can be filled column by column).
-struct matrix_columns {
-  std::vector<std::string> names;
-  std::vector<std::vector<double>> values;
+/// One column of a model matrix, described rather than computed: the row-wise product of its
+/// factors, each a numeric variable (level -1) or the indicator of one level of a factor. No
+/// factors: the intercept's ones. Filled straight into X or a term's covariates (fill_column).
+struct matrix_column {
+  std::string name;
+  std::vector<std::pair<const resolved_variable*, std::int32_t>> factors;
 };
 
 class design_builder {
  public:
-  design_builder(const table& data, const formula& f, family fam)
-      : view_(data), formula_(f), family_(fam) {}
+  /// @p owned: the same table when the builder may release its columns as it goes (the caller
+  /// gave it up), else nullptr.
+  design_builder(const table& data, table* owned, const formula& f, family fam)
+      : view_(data), owned_(owned), formula_(f), family_(fam) {}
 
   design build() {
     collect_rows();
@@ -196,7 +211,6 @@ class design_builder {
     d.formula_text = formula_.text;
     d.response_name = formula_.response;
     d.n_obs = rows_.size();
-    d.row_of_obs = rows_;
     d.n_dropped = view_.data().n_rows() - rows_.size();
     if (d.n_dropped > 0) {
       d.messages.push_back(std::to_string(d.n_dropped) + " of " +
@@ -210,8 +224,12 @@ class design_builder {
     }
     build_response(d);
     build_fixed(d);
+    release_columns_except(random_term_columns());
     build_random(d);
+    release_columns_except({});
+    if (owned_ != nullptr) std::vector<std::size_t>().swap(owned_->line_of_row);
     build_z(d);
+    d.row_of_obs = std::move(rows_);
     return d;
   }
 
@@ -248,6 +266,34 @@ class design_builder {
         }
       }
       if (complete) rows_.push_back(row);
+    }
+  }
+
+  /// The columns that the group-level terms read: their left sides and grouping factors.
+  std::set<std::string> random_term_columns() const {
+    std::set<std::string> names;
+    for (const auto& r : formula_.random) {
+      for (const auto& t : r.lhs.terms) {
+        for (const auto& v : t.variables) names.insert(v.name);
+      }
+      for (const auto& g : r.group_factors) names.insert(g);
+    }
+    return names;
+  }
+
+  /// When the builder owns the table: frees the cells of every column not in @p keep, and the
+  /// resolved variables that came from them. The columns stay (with their names), so that a
+  /// "not a column of the data" message still lists every column.
+  void release_columns_except(const std::set<std::string>& keep) {
+    if (owned_ == nullptr) return;
+    for (auto it = resolved_.begin(); it != resolved_.end();) {
+      it = keep.count(it->second.column_name) != 0 ? std::next(it) : resolved_.erase(it);
+    }
+    for (column& c : owned_->columns) {
+      if (keep.count(c.name) != 0) continue;
+      std::vector<double>().swap(c.numbers);
+      std::vector<std::string>().swap(c.strings);
+      std::vector<std::uint8_t>().swap(c.missing);
     }
   }
 
@@ -376,41 +422,63 @@ class design_builder {
     const column& c = view_.require(v.name, "the predictor");
     resolved_variable r;
     r.name = v.as_factor ? "factor(" + v.name + ")" : v.name;
+    r.column_name = v.name;
     if (v.as_factor || (!c.is_numeric && c.first_non_numeric.empty())) {
       r.is_factor = true;
       r.factor = make_factor(c, rows_);
     } else {
-      r.values = numeric_values(view_, c, "the predictor '" + v.name + "'", rows_);
+      check_numeric(view_, c, "the predictor '" + v.name + "'", rows_);
+      r.numeric = &c;
     }
     return resolved_.emplace(key, std::move(r)).first->second;
+  }
+
+  /// Writes column @p mc of a model matrix at out[0], out[stride], ... (one value per kept row).
+  /// The product is taken left to right, as model.matrix forms interaction columns, so the
+  /// values are the same doubles as when each product column was built in full and copied.
+  void fill_column(const matrix_column& mc, double* out, std::size_t stride) const {
+    const std::size_t n = rows_.size();
+    bool first = true;
+    for (const auto& [var, level] : mc.factors) {
+      if (level < 0) {
+        const double* x = var->numeric->numbers.data();
+        for (std::size_t i = 0; i < n; ++i) {
+          const double v = x[rows_[i]];
+          out[i * stride] = first ? v : out[i * stride] * v;
+        }
+      } else {
+        const std::int32_t* codes = var->factor.codes.data();
+        for (std::size_t i = 0; i < n; ++i) {
+          const double v = codes[i] == level ? 1.0 : 0.0;
+          out[i * stride] = first ? v : out[i * stride] * v;
+        }
+      }
+      first = false;
+    }
+    if (first) {
+      for (std::size_t i = 0; i < n; ++i) out[i * stride] = 1.0;
+    }
   }
 
   /// R's model.matrix for one right-hand side: which factors get contrasts and which get
   /// indicator columns follows R's TermCode (a factor in term T is coded by contrasts when T
   /// without it is empty or an earlier term) and modelmatrix (without an intercept, the first
   /// factor of the first term that has one gets indicators).
-  matrix_columns model_matrix(const formula_rhs& rhs, bool intercept_column,
-                              const std::string& intercept_name) {
-    matrix_columns out;
-    const std::size_t n = rows_.size();
-    if (intercept_column) {
-      out.names.push_back(intercept_name);
-      out.values.emplace_back(n, 1.0);
-    }
+  std::vector<matrix_column> model_matrix(const formula_rhs& rhs, bool intercept_column,
+                                          const std::string& intercept_name) {
+    std::vector<matrix_column> out;
+    if (intercept_column) out.push_back({intercept_name, {}});
     bool indicators_given = rhs.intercept;
     for (std::size_t ti = 0; ti < rhs.terms.size(); ++ti) {
       const formula_term& term = rhs.terms[ti];
       // The columns of a term are the products of its variables' columns; the first variable
       // varies fastest, as in R.
-      std::vector<std::string> names{""};
-      std::vector<std::vector<double>> values{std::vector<double>(n, 1.0)};
+      std::vector<matrix_column> columns{matrix_column{}};
       for (std::size_t vi = 0; vi < term.variables.size(); ++vi) {
         const resolved_variable& var = resolve(term.variables[vi]);
-        std::vector<std::string> var_names;
-        std::vector<std::vector<double>> var_values;
+        std::vector<matrix_column> var_columns;
         if (!var.is_factor) {
-          var_names.push_back(var.name);
-          var_values.push_back(var.values);
+          var_columns.push_back({var.name, {{&var, -1}}});
         } else {
           bool contrasts = margin_present(rhs, ti, vi);
           if (!indicators_given) {
@@ -424,30 +492,26 @@ class design_builder {
                                 "') in the data used, so it cannot be a predictor");
           }
           for (std::size_t level = contrasts ? 1 : 0; level < labels.size(); ++level) {
-            var_names.push_back(var.name + labels[level]);
-            std::vector<double> indicator(n);
-            for (std::size_t i = 0; i < n; ++i) {
-              indicator[i] = var.factor.codes[i] == static_cast<std::int32_t>(level) ? 1.0 : 0.0;
-            }
-            var_values.push_back(std::move(indicator));
+            var_columns.push_back(
+                {var.name + labels[level], {{&var, static_cast<std::int32_t>(level)}}});
           }
         }
-        std::vector<std::string> next_names;
-        std::vector<std::vector<double>> next_values;
-        for (std::size_t b = 0; b < var_names.size(); ++b) {
-          for (std::size_t a = 0; a < names.size(); ++a) {
-            next_names.push_back(names[a].empty() ? var_names[b] : names[a] + ":" + var_names[b]);
-            std::vector<double> product(n);
-            for (std::size_t i = 0; i < n; ++i) product[i] = values[a][i] * var_values[b][i];
-            next_values.push_back(std::move(product));
+        std::vector<matrix_column> next;
+        next.reserve(columns.size() * var_columns.size());
+        for (const matrix_column& b : var_columns) {
+          for (const matrix_column& a : columns) {
+            matrix_column product;
+            product.name = a.name.empty() ? b.name : a.name + ":" + b.name;
+            product.factors = a.factors;
+            product.factors.push_back(b.factors.front());
+            next.push_back(std::move(product));
           }
         }
-        names = std::move(next_names);
-        values = std::move(next_values);
+        columns = std::move(next);
       }
-      for (std::size_t k = 0; k < names.size(); ++k) {
-        out.names.push_back(brms_name(names[k]));
-        out.values.push_back(std::move(values[k]));
+      for (matrix_column& c : columns) {
+        c.name = brms_name(c.name);
+        out.push_back(std::move(c));
       }
     }
     return out;
@@ -472,24 +536,26 @@ class design_builder {
 
   void build_fixed(design& d) {
     const bool intercept = formula_.fixed.intercept;
-    matrix_columns m = model_matrix(formula_.fixed, intercept, "Intercept");
+    const std::vector<matrix_column> m = model_matrix(formula_.fixed, intercept, "Intercept");
     if (formula_.intercept_as_coef && !intercept) {
       throw formula_error("'Intercept' as a coefficient needs '0 + Intercept' without '- 1'");
     }
     d.has_intercept = intercept;
     d.centered = intercept && !formula_.intercept_as_coef;
-    const std::size_t n = d.n_obs, p = m.names.size();
-    d.coef_names = m.names;
+    const std::size_t n = d.n_obs, p = m.size();
+    d.coef_names.reserve(p);
+    std::set<std::string> seen;
+    for (const matrix_column& c : m) {
+      if (!seen.insert(c.name).second) {
+        throw formula_error("two population-level coefficients are both named '" + c.name + "'");
+      }
+      d.coef_names.push_back(c.name);
+    }
     d.X.resize(n * p);
     d.column_means.assign(p, 0.0);
-    std::set<std::string> seen;
     for (std::size_t j = 0; j < p; ++j) {
-      if (!seen.insert(m.names[j]).second) {
-        throw formula_error("two population-level coefficients are both named '" + m.names[j] +
-                            "'");
-      }
       double* col = d.X.data() + j * n;
-      std::copy(m.values[j].begin(), m.values[j].end(), col);
+      fill_column(m[j], col, 1);
       if (d.centered && j > 0) {
         // brms centers the predictors so that the sampler sees a nearly uncorrelated intercept;
         // b_Intercept is reported on the original scale (model::write_constrained).
@@ -548,23 +614,21 @@ class design_builder {
                          ": a group-level standard deviation needs at least two groups; drop the "
                          "term or use the factor as a population-level predictor");
       }
-      matrix_columns m = model_matrix(rt.lhs, rt.lhs.intercept, "Intercept");
-      if (m.names.empty()) {
+      const std::vector<matrix_column> m = model_matrix(rt.lhs, rt.lhs.intercept, "Intercept");
+      if (m.empty()) {
         throw formula_error("the group-level term on '" + block.group + "' has no coefficients");
       }
-      for (const auto& name : m.names) {
-        if (!coefs_of_group[block.group].insert(name).second) {
-          throw formula_error("coefficient '" + name + "' appears twice in group-level terms on '" +
-                              block.group + "'");
+      for (const matrix_column& c : m) {
+        if (!coefs_of_group[block.group].insert(c.name).second) {
+          throw formula_error("coefficient '" + c.name +
+                              "' appears twice in group-level terms on '" + block.group + "'");
         }
+        block.coef_names.push_back(c.name);
       }
-      block.coef_names = m.names;
-      block.correlated = rt.correlated && m.names.size() > 1;
-      const std::size_t k = m.names.size(), n = rows_.size();
+      block.correlated = rt.correlated && m.size() > 1;
+      const std::size_t k = m.size(), n = rows_.size();
       block.covariates.resize(n * k);
-      for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t c = 0; c < k; ++c) block.covariates[i * k + c] = m.values[c][i];
-      }
+      for (std::size_t c = 0; c < k; ++c) fill_column(m[c], block.covariates.data() + c, k);
       block.u_offset = u_offset;
       u_offset += block.n_levels * k;
       d.terms.push_back(std::move(block));
@@ -625,6 +689,7 @@ class design_builder {
   }
 
   data_view view_;
+  table* owned_;  ///< the table when its columns may be released, else nullptr
   const formula& formula_;
   family family_;
   std::vector<std::size_t> rows_;
@@ -634,7 +699,12 @@ class design_builder {
 }  // namespace
 
 design build_design(const table& data, const formula& f, family fam) {
-  return design_builder(data, f, fam).build();
+  return design_builder(data, nullptr, f, fam).build();
+}
+
+design build_design(table&& data, const formula& f, family fam) {
+  table owned = std::move(data);
+  return design_builder(owned, &owned, f, fam).build();
 }
 
 }  // namespace hbglm

@@ -83,4 +83,11 @@ struct design {
  *          and term; formula_error for terms that cannot be built. */
 design build_design(const table& data, const formula& f, family fam);
 
+/** As build_design, for a table the caller gives up: its columns are freed as soon as no later
+ *  step reads them (those that only the response and the population-level terms use once X is
+ *  filled, the rest before Z and Zᵀ are built), so that the table and the whole design are
+ *  never held at once. Same design, same errors. The table is left empty.
+ *  @param[in,out] data the table, moved from */
+design build_design(table&& data, const formula& f, family fam);
+
 }  // namespace hbglm

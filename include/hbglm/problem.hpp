@@ -35,4 +35,9 @@ problem load_problem(const problem_spec& spec);
 /** As load_problem, from a table already in memory. */
 problem make_problem(const table& data, const problem_spec& spec);
 
+/** As make_problem, for a table the caller gives up: its columns are freed while the design is
+ *  built (build_design(table&&)), so the peak memory is about the design's, not the table's
+ *  plus the design's. The table is left empty. */
+problem make_problem(table&& data, const problem_spec& spec);
+
 }  // namespace hbglm
