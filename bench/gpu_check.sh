@@ -19,10 +19,24 @@
 #   (a) hbglm info
 #   (b) the gpu-labelled tests: tests/hbglm_tests_gpu --gtest_brief=1
 #   (c) bench/hbglm_bench_grad_eval_cuda: CPU vs CUDA log density + gradient of the election model
-#       at n = 300k, 1M, 3M, 10M (bernoulli; gaussian at 300k and 1M), against the bytes-read floor
-#   (d) a summary table
-# Options after DIR: --quick (tests only, bench at 300k), --bench-only, --tests-only.
-# Exit status: 0 when the tests passed and the bench ran, 1 otherwise.
+#       at n = 300k, 1M, 3M, 10M (bernoulli; gaussian at 300k and 1M), against the bytes-read floor,
+#       with the peak device memory against the data's size; as many sizes as the time allows
+#   (e) peers, when `python3 -c 'import numpyro, jax'` works there (the image has both): on
+#       election data made by the carried hbglm (`hbglm simulate`, n = 30000, gaussian), the
+#       gradient bench at that n, bench/peers/numpyro_election.py --grad-only, an hbglm CUDA run
+#       (`hbglm sample --backend cuda`, 4 chains, 300 warmup + 300 draws) and the same run in
+#       NumPyro (4 chains vectorized on the GPU, float64); each under its own time limit
+#   (d) a summary table (printed last), with the peers' per-gradient ms, wall s, min bulk ESS,
+#       ESS/s
+# Options after DIR: --quick (tests only, bench at 300k, no peers), --bench-only, --tests-only,
+# --peers-only, --no-peers, --budget SEC (the whole script's time, default 360 s, so that a failed
+# run can be rerun within the 15 device minutes; with the peers 150 s of it are kept for (e), and
+# the bench stops at the sizes that fit).
+# $OUT (at most 8 files come back): info.txt tests.txt bench.txt grad_eval_cuda.csv peers.txt
+# numpyro_grad.csv numpyro_gaussian_30000.csv hbglm_cuda_gaussian_30000.csv; the last three are
+# bench/results/ formats (bench/plot.py). Scratch (the data, chain files) goes to
+# ${TMPDIR:-/tmp}/gpu_check_work.
+# Exit status: 0 when the tests passed and the bench ran, 1 otherwise (the peers do not count).
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -65,14 +79,31 @@ fi
 dir="${1:-build/gpu-check}"
 shift || true
 mode=full
-for arg in "$@"; do
-  case "$arg" in
+peers=1
+budget=360
+while (($# > 0)); do
+  case "$1" in
     --quick) mode=quick ;;
     --bench-only) mode=bench ;;
     --tests-only) mode=tests ;;
-    *) echo "unknown option $arg" >&2; exit 2 ;;
+    --peers-only) mode=peers ;;
+    --no-peers) peers=0 ;;
+    --budget)
+      [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "--budget needs seconds" >&2; exit 2; }
+      budget=$2
+      shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
   esac
+  shift
 done
+[[ "$mode" == quick || "$mode" == tests ]] && peers=0
+[[ "$mode" == peers ]] && peers=1
+# Peer run settings (step e); the variables are for trying the script on a small case.
+peer_n=${PEER_N:-30000} peer_chains=${PEER_CHAINS:-4}
+peer_warmup=${PEER_WARMUP:-300} peer_samples=${PEER_SAMPLES:-300}
+peer_backend=${PEER_BACKEND:-cuda}
+peer_reserve=0
+((peers)) && [[ "$mode" != peers ]] && peer_reserve=150
 cd "$here" || exit 1
 [[ "$dir" = /* ]] || dir="$here/$dir"
 cli="$dir/hbglm" tests="$dir/tests/hbglm_tests_gpu" bench="$dir/bench/hbglm_bench_grad_eval_cuda"
@@ -85,6 +116,10 @@ done
 logs="${OUT:-/tmp/gpu_check}"
 mkdir -p "$logs"
 start=$SECONDS
+# Seconds left of the budget, less $1 kept for later steps.
+left_after() { echo $((budget - (SECONDS - start) - ${1:-0})); }
+# min($1, $2), at least $3
+clamp() { local v=$(($1 < $2 ? $1 : $2)); echo $((v > $3 ? v : $3)); }
 
 # The binaries link libcublas.so.13 and libcusparse.so.12 dynamically (the static CUDA runtime is
 # inside them). Find the toolkit's libraries when the loader does not.
@@ -106,6 +141,109 @@ if ldd "$tests" | grep "not found"; then
   exit 1
 fi
 
+csv_header="n,family,p,K,dim,setup_s,cpu_ms,cuda_ms,leapfrog_ms,floor_MB,floor_us,cuda_over_floor"
+csv_header+=",cuda_GB_per_s,cpu_over_cuda,lp_rel_diff,grad_max_rel_diff,data_MB,device_peak_MB"
+csv_header+=",device_peak_over_floor,note"
+# The bench's table rows (19 numeric columns, then a free-text note) as CSV.
+table_to_csv() {
+  echo "$csv_header"
+  awk '$1 ~ /^[0-9]+$/ {
+         line = $1; for (i = 2; i <= 19 && i <= NF; ++i) line = line "," $i
+         note = ""; for (i = 20; i <= NF; ++i) note = note (i > 20 ? " " : "") $i
+         gsub(/,/, ";", note); print line "," note}' "$1"
+}
+
+# Step (e). Prints its log; its last line is what the summary shows when it stops early.
+run_peers() {
+  local work="${TMPDIR:-/tmp}/gpu_check_work" limit
+  local data="$work/election_${peer_n}_gaussian.csv"
+  local script="$here/bench/peers/numpyro_election.py"
+  if ! python3 -c 'import numpyro, jax' 2>/dev/null; then
+    echo "skipped: python3 cannot import numpyro and jax here"
+    return
+  fi
+  if (($(left_after 0) < 120)); then
+    echo "skipped: $(left_after 0) s left of the $budget s budget"
+    return
+  fi
+  rm -rf "$work"
+  mkdir -p "$work"
+  local formula
+  formula=$("$cli" simulate --model election --n "$peer_n" --family gaussian --seed 1 \
+    --out "$data" | sed -n "s/.*--formula '\(.*\)'/\1/p")
+  if [[ -z "$formula" ]]; then
+    echo "failed: hbglm simulate"
+    return
+  fi
+  python3 -c 'import jax, numpyro; print("jax", jax.__version__, "numpyro", numpyro.__version__, jax.devices())'
+
+  echo "--- hbglm gradient at n = $peer_n (hbglm_bench_grad_eval_cuda --csv --family gaussian)"
+  timeout 60 "$bench" --csv --family gaussian "$peer_n" >"$work/grad_30k.csv"
+  cat "$work/grad_30k.csv"
+  [[ -s "$logs/grad_eval_cuda.csv" ]] || echo "$csv_header" >"$logs/grad_eval_cuda.csv"
+  tail -n +2 "$work/grad_30k.csv" >>"$logs/grad_eval_cuda.csv"
+  local hb_grad
+  hb_grad=$(awk -F, 'NR > 1 && $1 ~ /^[0-9]+$/ {print $8; exit}' "$work/grad_30k.csv")
+
+  echo "--- numpyro_election.py --grad-only"
+  limit=$(clamp 120 "$(left_after 150)" 30)
+  PYTHONUNBUFFERED=1 timeout "$limit" python3 "$script" "$data" --family gaussian \
+    --chains "$peer_chains" --seed 1 --grad-only --grad-out "$logs/numpyro_grad.csv"
+  echo "numpyro grad-only: exit $? (limit $limit s)"
+
+  echo "--- hbglm sample --backend $peer_backend (${peer_chains} chains, $peer_warmup + $peer_samples)"
+  limit=$(clamp 150 "$(left_after 90)" 30)
+  timeout "$limit" "$cli" sample --backend "$peer_backend" --data "$data" --family gaussian \
+    --formula "$formula" --chains "$peer_chains" --warmup "$peer_warmup" \
+    --samples "$peer_samples" --seed 1 --output-dir "$work" --output-prefix hbglm_cuda \
+    >"$work/hbglm_cuda.log" 2>&1
+  local hb_rc=$?
+  head -60 "$work/hbglm_cuda.log"
+  echo "hbglm $peer_backend run: exit $hb_rc (limit $limit s)"
+  if ((hb_rc == 0)); then
+    local files=()
+    for ((c = 1; c <= peer_chains; ++c)); do files+=("$work/hbglm_cuda_$c.csv"); done
+    "$cli" summary --format csv "${files[@]}" >"$work/hbglm_cuda_summary.csv"
+    python3 "$here/bench/plot.py" convert-hbglm --summary "$work/hbglm_cuda_summary.csv" \
+      --log "$work/hbglm_cuda.log" --tool "hbglm $peer_backend" --family gaussian \
+      --n "$peer_n" --out "$logs/hbglm_${peer_backend}_gaussian_${peer_n}.csv"
+    python3 - "$logs/hbglm_${peer_backend}_gaussian_${peer_n}.csv" "${hb_grad:-nan}" \
+      "$peer_backend" "${files[@]}" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+ess = [(float(r["ess_bulk"]), r["parameter"]) for r in rows if r["ess_bulk"] not in ("NA", "")]
+rhat = max(float(r["rhat"]) for r in rows if r["rhat"] not in ("NA", ""))
+seconds = float(rows[0]["seconds"])
+leapfrog = divergent = 0
+for path in sys.argv[4:]:
+    names = None
+    for line in open(path):
+        if line.startswith("#") or not line.strip():
+            continue
+        if names is None:
+            names = line.strip().split(",")
+            i_lf, i_div = names.index("n_leapfrog__"), names.index("divergent__")
+            continue
+        v = line.split(",")
+        leapfrog += int(float(v[i_lf]))
+        divergent += int(float(v[i_div]))
+e, p = min(ess)
+print(f"RESULT tool=hbglm_{sys.argv[3]} grad_ms={sys.argv[2]} wall_s={seconds:.1f} compile_s=0 "
+      f"seconds={seconds:.1f} min_ess_bulk={e:.0f} min_ess_param={p} ess_per_s={e / seconds:.4g} "
+      f"max_rhat={rhat:.3f} divergent={divergent} sampling_gradients={leapfrog} "
+      f"ess_per_1000_grad={1000 * e / max(1, leapfrog):.4g}")
+PY
+  fi
+
+  echo "--- numpyro_election.py (${peer_chains} chains vectorized, $peer_warmup + $peer_samples)"
+  limit=$(clamp 300 "$(left_after 5)" 30)
+  PYTHONUNBUFFERED=1 timeout "$limit" python3 "$script" "$data" --family gaussian \
+    --chains "$peer_chains" --warmup "$peer_warmup" --samples "$peer_samples" --seed 1 \
+    --skip-grad --out "$logs/numpyro_gaussian_${peer_n}.csv"
+  local np_rc=$?
+  echo "numpyro run: exit $np_rc (limit $limit s$( ((np_rc == 124)) && echo ', timed out'))"
+}
+
 echo "=== (a) hbglm info"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
 "$cli" info | tee "$logs/info.txt"
@@ -114,10 +252,11 @@ device=$(awk '/^backend cuda/ {on = 1; next} /^backend / {on = 0} on && /^  / {s
 cuda_status=$(grep '^backend cuda' "$logs/info.txt" | sed 's/^backend cuda: //')
 
 tests_rc=-1 tests_line="not run"
-if [[ "$mode" != bench ]]; then
+if [[ "$mode" != bench && "$mode" != peers ]]; then
   echo
   echo "=== (b) gpu-labelled tests: hbglm_tests_gpu --gtest_brief=1"
-  timeout 420 "$tests" --gtest_brief=1 2>&1 | tee "$logs/tests.txt"
+  limit=$(clamp 420 "$(left_after $((peer_reserve + 60)))" 60)
+  timeout "$limit" "$tests" --gtest_brief=1 2>&1 | tee "$logs/tests.txt"
   tests_rc=${PIPESTATUS[0]}
   passed=$(grep -o '\[  PASSED  \] [0-9]* test' "$logs/tests.txt" | grep -o '[0-9]*' | tail -1)
   failed=$(grep -o '\[  FAILED  \] [0-9]* test' "$logs/tests.txt" | grep -o '[0-9]*' | tail -1)
@@ -127,10 +266,10 @@ if [[ "$mode" != bench ]]; then
 fi
 
 bench_rc=-1
-if [[ "$mode" != tests ]]; then
+if [[ "$mode" != tests && "$mode" != peers ]]; then
   echo
   echo "=== (c) gradient benchmark: hbglm_bench_grad_eval_cuda"
-  left=$((540 - (SECONDS - start)))
+  left=$(left_after "$peer_reserve")
   if [[ "$mode" == quick ]]; then
     timeout 120 "$bench" --family both 300000 2>&1 | tee "$logs/bench.txt"
     bench_rc=${PIPESTATUS[0]}
@@ -138,7 +277,7 @@ if [[ "$mode" != tests ]]; then
     timeout $((left > 60 ? left : 60)) "$bench" --family both --time-budget $((left / 3)) \
       300000 1000000 2>&1 | tee "$logs/bench.txt"
     bench_rc=${PIPESTATUS[0]}
-    left=$((540 - (SECONDS - start)))
+    left=$(left_after "$peer_reserve")
     if ((left > 90)); then
       timeout "$left" "$bench" --family bernoulli --time-budget $((left - 60)) \
         3000000 10000000 2>&1 | grep -v '^#\|^ *n ' | tee -a "$logs/bench.txt"
@@ -148,6 +287,16 @@ if [[ "$mode" != tests ]]; then
       echo "3M and 10M skipped: $left s left" | tee -a "$logs/bench.txt"
     fi
   fi
+  # The table as CSV, in the columns of hbglm_bench_grad_eval_cuda --csv (bench/plot.py reads it).
+  table_to_csv "$logs/bench.txt" >"$logs/grad_eval_cuda.csv"
+fi
+
+peers_line="not run"
+if ((peers)); then
+  echo
+  echo "=== (e) peers: NumPyro and hbglm CUDA on election data, n = $peer_n gaussian"
+  run_peers 2>&1 | tee "$logs/peers.txt"
+  peers_line=$(tail -1 "$logs/peers.txt")
 fi
 
 echo
@@ -158,9 +307,34 @@ printf '%-10s %s\n' "tests" "$tests_line"
 if ((bench_rc >= 0)); then
   printf '%-10s exit %s; per gradient (ms):\n' "bench" "$bench_rc"
   awk '$1 ~ /^[0-9]+$/ {
-         note = ""; for (i = 17; i <= NF; ++i) note = note " " $i
-         printf "  n=%-9s %-9s cpu %9s  cuda %8s  leapfrog %8s  x_floor %6s  cpu/cuda %7s  lp_rel %s%s\n",
-                $1, $2, $7, $8, $9, $12, $14, $15, note}' "$logs/bench.txt"
+         note = ""; for (i = 20; i <= NF; ++i) note = note " " $i
+         printf "  n=%-9s %-9s cpu %9s  cuda %8s  leapfrog %8s  x_floor %6s  cpu/cuda %7s  lp_rel %s  dev_MB %s (x%s floor)%s\n",
+                $1, $2, $7, $8, $9, $12, $14, $15, $18, $19, note}' "$logs/bench.txt"
 fi
-[[ "$mode" == bench || "$tests_rc" == 0 ]] && [[ "$mode" == tests || "$bench_rc" == 0 ]]
+if ((peers)); then
+  printf '%-10s election n=%s gaussian, %s chains x (%s warmup + %s draws); seconds without\n' \
+    "peers" "$peer_n" "$peer_chains" "$peer_warmup" "$peer_samples"
+  printf '%-10s compilation (numpyro: JAX tracing + XLA compiling measured and taken out)\n' ""
+  if grep -q '^RESULT' "$logs/peers.txt" 2>/dev/null; then
+    printf '  %-11s %9s %9s %8s %8s %8s %9s %8s %5s %9s %8s\n' tool grad_ms wall_s compile_s \
+      seconds min_ess ess_per_s max_rhat div grads ess/1kgr
+    # numpyro prints two RESULT lines (--grad-only, then the run): merge them, later keys win.
+    awk '/^RESULT / {
+           delete kv; for (i = 2; i <= NF; ++i) { split($i, a, "="); kv[a[1]] = a[2] }
+           t = kv["tool"]; tools[t] = 1
+           for (k in kv) val[t, k] = kv[k] }
+         END {
+           for (t in tools) {
+             printf "  %-11s %9s %9s %8s %8s %8s %9s %8s %5s %9s %8s\n", t,
+               g(t, "grad_ms"), g(t, "wall_s"), g(t, "compile_s"), g(t, "seconds"),
+               g(t, "min_ess_bulk"), g(t, "ess_per_s"), g(t, "max_rhat"), g(t, "divergent"),
+               g(t, "sampling_gradients"), g(t, "ess_per_1000_grad") } }
+         function g(t, k) { return ((t, k) in val) ? val[t, k] : "-" }' "$logs/peers.txt"
+    grep -h 'grad_batch_ms=' "$logs/peers.txt" | sed -n 's/.*\(grad_batch_ms=[^ ]*\).*/  numpyro \1 (all chains under vmap)/p' | head -1
+  else
+    printf '  %s\n' "$peers_line"
+  fi
+fi
+[[ "$mode" == peers || "$mode" == bench || "$tests_rc" == 0 ]] &&
+  [[ "$mode" == peers || "$mode" == tests || "$bench_rc" == 0 ]]
 exit $?

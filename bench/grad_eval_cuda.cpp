@@ -11,6 +11,16 @@
  *  cost. The floor is n (8p + 8 + 4K) bytes (X, y and the group indices read once) at the
  *  device's memory bandwidth: 3.35 TB/s for an H100 SXM, 4.8 TB/s for an H200.
  *
+ *  Device memory: data_MB is what the backend uploads (X, y, Z and Zᵀ as CSR with 8-byte values
+ *  and 4-byte indices, computed from the design's array sizes as cuda_model_data stores them);
+ *  dev_MB is the peak device memory the CUDA backend took, measured with the driver's
+ *  cuMemGetInfo (libcuda.so.1, opened at run time so that no build needs the CUDA headers) as
+ *  free memory just before make_backend minus the least free memory seen after it (after the
+ *  upload, the first gradient, the timing loops and the leapfrog steps), so it counts the data,
+ *  one chain's buffers, library workspaces and the 2 MiB granularity of the allocator, not the
+ *  CUDA context itself. Memory allocated and freed inside one call would be missed (the backend
+ *  allocates at construction only). dev/floor = dev_MB / floor_MB.
+ *
  *  A size whose data do not fit in GPU memory is reported and skipped (make_backend's message).
  *  --time-budget stops before a size that would likely not finish in time (its set-up estimated
  *  from the last size's, linear in n).
@@ -33,6 +43,8 @@
 #include <thread>
 #include <vector>
 
+#include <dlfcn.h>
+
 #include "backend/registry.hpp"
 #include "hbglm/backend.hpp"
 #include "hbglm/error.hpp"
@@ -48,6 +60,71 @@ using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
 }
+
+/** Free device memory through the CUDA driver API, loaded with dlopen: the bench is compiled by
+ *  the host compiler without the CUDA include path, and the CPU-only build has no CUDA at all.
+ *  It makes device 0's primary context current on this thread (the one the runtime, and so the
+ *  backend, uses), so the context's own memory is in every reading and cancels out. */
+class device_memory_probe {
+ public:
+  device_memory_probe() {
+    handle_ = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!handle_) return;
+    auto sym = [&](const char* name) { return dlsym(handle_, name); };
+    using init_fn = int (*)(unsigned);
+    using device_get_fn = int (*)(int*, int);
+    using retain_fn = int (*)(void**, int);
+    using set_current_fn = int (*)(void*);
+    auto init = reinterpret_cast<init_fn>(sym("cuInit"));
+    auto device_get = reinterpret_cast<device_get_fn>(sym("cuDeviceGet"));
+    auto retain = reinterpret_cast<retain_fn>(sym("cuDevicePrimaryCtxRetain"));
+    auto set_current = reinterpret_cast<set_current_fn>(sym("cuCtxSetCurrent"));
+    get_info_ = reinterpret_cast<get_info_fn>(sym("cuMemGetInfo_v2"));
+    int device = 0;
+    void* context = nullptr;
+    if (!init || !device_get || !retain || !set_current || !get_info_ || init(0) != 0 ||
+        device_get(&device, 0) != 0 || retain(&context, device) != 0 ||
+        set_current(context) != 0) {
+      get_info_ = nullptr;
+    }
+  }
+  device_memory_probe(const device_memory_probe&) = delete;
+  device_memory_probe& operator=(const device_memory_probe&) = delete;
+  ~device_memory_probe() {
+    // The primary context stays retained until exit: releasing it could destroy the context
+    // under the runtime's feet. dlclose is skipped for the same reason.
+  }
+
+  bool available() const { return get_info_ != nullptr; }
+
+  /// Free bytes on the device now, or -1 when unknown.
+  double free_bytes() const {
+    if (!get_info_) return -1.0;
+    std::size_t free = 0, total = 0;
+    if (get_info_(&free, &total) != 0) return -1.0;
+    return static_cast<double>(free);
+  }
+
+ private:
+  using get_info_fn = int (*)(std::size_t*, std::size_t*);
+  void* handle_ = nullptr;
+  get_info_fn get_info_ = nullptr;
+};
+
+/** Tracks the least free device memory seen since start(): the peak taken since then. */
+struct peak_tracker {
+  const device_memory_probe* probe = nullptr;
+  double base = -1.0, least = -1.0;
+  void start() {
+    base = least = probe->free_bytes();
+  }
+  void sample() {
+    const double f = probe->free_bytes();
+    if (f >= 0.0 && (least < 0.0 || f < least)) least = f;
+  }
+  /// Peak bytes taken since start(), NAN when the driver could not be asked.
+  double peak() const { return base < 0.0 || least < 0.0 ? NAN : base - least; }
+};
 
 constexpr double h100_bandwidth = 3.35e12;  ///< H100 SXM HBM3, bytes/s
 constexpr double h200_bandwidth = 4.8e12;   ///< H200 HBM3e, bytes/s
@@ -161,6 +238,8 @@ struct result {
   double setup_s = 0.0;
   double cpu_ms = NAN, cuda_ms = NAN, leapfrog_ms = NAN;
   double floor_mb = 0.0, floor_us = 0.0;
+  double data_mb = 0.0;              ///< X, y, Z, Zᵀ as the backend uploads them
+  double device_peak_mb = NAN;       ///< measured peak device memory of the CUDA backend
   double lp_rel = NAN, grad_rel = NAN;
   std::string note;
 };
@@ -169,11 +248,13 @@ void print_header(const options& o) {
   if (o.csv) {
     std::printf(
         "n,family,p,K,dim,setup_s,cpu_ms,cuda_ms,leapfrog_ms,floor_MB,floor_us,cuda_over_floor,"
-        "cuda_GB_per_s,cpu_over_cuda,lp_rel_diff,grad_max_rel_diff,note\n");
+        "cuda_GB_per_s,cpu_over_cuda,lp_rel_diff,grad_max_rel_diff,data_MB,device_peak_MB,"
+        "device_peak_over_floor,note\n");
   } else {
-    std::printf("%9s %-9s %3s %2s %8s %7s %9s %8s %8s %8s %8s %7s %7s %8s %8s %8s %s\n", "n",
-                "family", "p", "K", "dim", "setup_s", "cpu_ms", "cuda_ms", "lf_ms", "floor_MB",
-                "floor_us", "x_floor", "GB/s", "cpu/cuda", "lp_rel", "grad_rel", "note");
+    std::printf("%9s %-9s %3s %2s %8s %7s %9s %8s %8s %8s %8s %7s %7s %8s %8s %8s %8s %8s %9s %s\n",
+                "n", "family", "p", "K", "dim", "setup_s", "cpu_ms", "cuda_ms", "lf_ms",
+                "floor_MB", "floor_us", "x_floor", "GB/s", "cpu/cuda", "lp_rel", "grad_rel",
+                "data_MB", "dev_MB", "dev/floor", "note");
   }
 }
 
@@ -181,17 +262,21 @@ void print_row(const result& r, const options& o) {
   const double x_floor = r.cuda_ms * 1e3 / r.floor_us;
   const double gbs = r.floor_mb * 1e6 / (r.cuda_ms * 1e-3) / 1e9;
   const double speedup = r.cpu_ms / r.cuda_ms;
+  const double peak_over_floor = r.device_peak_mb / r.floor_mb;
   if (o.csv) {
-    std::printf("%zu,%s,%zu,%zu,%zu,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.3f,%.1f,%.2f,%.2e,%.2e,%s\n",
-                r.n, r.family.c_str(), r.p, r.K, r.dim, r.setup_s, r.cpu_ms, r.cuda_ms,
-                r.leapfrog_ms, r.floor_mb, r.floor_us, x_floor, gbs, speedup, r.lp_rel,
-                r.grad_rel, r.note.c_str());
+    std::printf(
+        "%zu,%s,%zu,%zu,%zu,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.3f,%.1f,%.2f,%.2e,%.2e,%.2f,%.1f,%.3f,"
+        "%s\n",
+        r.n, r.family.c_str(), r.p, r.K, r.dim, r.setup_s, r.cpu_ms, r.cuda_ms, r.leapfrog_ms,
+        r.floor_mb, r.floor_us, x_floor, gbs, speedup, r.lp_rel, r.grad_rel, r.data_mb,
+        r.device_peak_mb, peak_over_floor, r.note.c_str());
   } else {
     std::printf(
         "%9zu %-9s %3zu %2zu %8zu %7.1f %9.3f %8.4f %8.4f %8.1f %8.1f %7.2f %7.0f %8.1f %8.1e "
-        "%8.1e %s\n",
+        "%8.1e %8.1f %8.0f %9.2f %s\n",
         r.n, r.family.c_str(), r.p, r.K, r.dim, r.setup_s, r.cpu_ms, r.cuda_ms, r.leapfrog_ms,
-        r.floor_mb, r.floor_us, x_floor, gbs, speedup, r.lp_rel, r.grad_rel, r.note.c_str());
+        r.floor_mb, r.floor_us, x_floor, gbs, speedup, r.lp_rel, r.grad_rel, r.data_mb,
+        r.device_peak_mb, peak_over_floor, r.note.c_str());
   }
   std::fflush(stdout);
 }
@@ -215,15 +300,21 @@ int main(int argc, char** argv) {
   }
   std::string device;
   const double bandwidth = bandwidth_of_device(&device);
+  const device_memory_probe memory;
+  peak_tracker tracker{&memory};
   std::fprintf(meta,
                "# hbglm_bench_grad_eval_cuda: election model, default priors, seed %llu\n"
                "# device %s; floor = n (8p + 8 + 4K) bytes at %.2f TB/s (%s); x_floor = "
                "cuda_ms / floor; GB/s = floor bytes / cuda time\n"
                "# cuda_ms, cpu_ms: median wall time per log density + gradient (CPU backend: one "
                "thread, %d reps); lf_ms: one CUDA leapfrog step (gradient + vector ops); "
-               "lp_rel, grad_rel: |cuda - cpu| / max(1, |cpu|) (max over components)\n",
+               "lp_rel, grad_rel: |cuda - cpu| / max(1, |cpu|) (max over components)\n"
+               "# data_MB: X, y, Z, Z^T as uploaded (8-byte values, 4-byte indices); dev_MB: peak "
+               "device memory of the CUDA backend (cuMemGetInfo: free before make_backend minus "
+               "least free after; %s); dev/floor = dev_MB / floor_MB\n",
                static_cast<unsigned long long>(o.seed), device.c_str(), bandwidth / 1e12,
-               bandwidth == h200_bandwidth ? "H200" : "H100 SXM", o.cpu_reps);
+               bandwidth == h200_bandwidth ? "H200" : "H100 SXM", o.cpu_reps,
+               memory.available() ? "driver answered" : "driver API not found: nan");
   print_header(o);
   const auto start = clock_type::now();
   double last_setup_per_row = 0.0;
@@ -263,22 +354,36 @@ int main(int argc, char** argv) {
                                     4.0 * static_cast<double>(r.K));
         r.floor_mb = floor_bytes / 1e6;
         r.floor_us = floor_bytes / bandwidth * 1e6;
+        // As cuda_model_data stores the design: every double array 8 bytes an element, the CSR
+        // indices 4 (the group-term descriptors, a few hundred bytes, are left out).
+        r.data_mb = (8.0 * static_cast<double>(d.X.size() + d.y.size() + d.trials.size() +
+                                               d.se.size() + d.offset.size() + d.Z.values.size() +
+                                               d.Zt.values.size()) +
+                     4.0 * static_cast<double>(d.Z.row_ptr.size() + d.Z.col_idx.size() +
+                                               d.Zt.row_ptr.size() + d.Zt.col_idx.size())) /
+                    1e6;
         const std::vector<double> q = fixed_q(r.dim, o.seed);
 
         std::vector<double> grad_cuda(r.dim), grad_cpu(r.dim);
         double lp_cuda = NAN, lp_cpu = NAN;
         try {
+          tracker.start();
           auto b = hbglm::detail::make_backend(hbglm::backend_kind::cuda, prob.model_ptr);
+          tracker.sample();
           auto qv = b->make_vector(), g = b->make_vector(), p = b->make_vector();
           b->copy_from_host(q.data(), *qv);
           lp_cuda = b->log_density_grad(*qv, *g);
           b->copy_to_host(*g, grad_cuda.data());
+          tracker.sample();
           r.cuda_ms = 1e3 * time_median([&] { b->log_density_grad(*qv, *g); }, o.min_reps,
                                         o.min_seconds);
+          tracker.sample();
           // Leapfrog steps of size 0 leave q where it is, so every step costs the same.
           b->draw_momentum(o.seed, 0, 0, *p);
           r.leapfrog_ms =
               1e3 * time_median([&] { b->leapfrog(0.0, *qv, *p, *g); }, o.min_reps, o.min_seconds);
+          tracker.sample();
+          r.device_peak_mb = tracker.peak() / 1e6;
         } catch (const hbglm::backend_error& e) {
           r.note = std::string("cuda: ") + e.what();
         }
