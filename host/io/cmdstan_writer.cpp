@@ -232,12 +232,16 @@ void cmdstan_writer::finish(const std::string& group_effects_path) {
     const int fd = ::open(group_effects_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                           0644);
     if (fd < 0) throw error("cannot write " + group_effects_path + ": " + std::strerror(errno));
-    std::string text = "variable,mean,sd\n";
+    // n_draws on every line: a run stopped early says so in the file itself, and a run stopped
+    // before its first draw gives nan rather than a mean of 0.
+    std::string text = "variable,mean,sd,n_draws\n";
     const auto names = model_.output_names(true);
+    const std::string n_draws = std::to_string(ge_count_);
     for (std::size_t j = 0; j < ge_mean_.size(); ++j) {
+      const double mean = ge_count_ > 0 ? ge_mean_[j] : NAN;
       const double var = ge_count_ > 1 ? ge_m2_[j] / static_cast<double>(ge_count_ - 1) : NAN;
-      text += names[n_globals_out_ + j] + "," + format_number(ge_mean_[j]) + "," +
-              format_number(std::sqrt(var)) + "\n";
+      text += names[n_globals_out_ + j] + "," + format_number(mean) + "," +
+              format_number(std::sqrt(var)) + "," + n_draws + "\n";
     }
     const ssize_t w = ::write(fd, text.data(), text.size());
     ::close(fd);
