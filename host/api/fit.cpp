@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <iomanip>
@@ -44,6 +46,26 @@ std::string chain_file(const fit_options& o, int chain, const char* suffix) {
   return (std::filesystem::path(o.output_dir) /
           (o.output_prefix + "_" + std::to_string(chain) + suffix))
       .string();
+}
+
+/// Throws if @p path cannot be written: a directory in its place, a file without write
+/// permission, or a folder that does not exist or cannot be written. Every output file is
+/// checked before any is opened, because opening truncates: one bad name among the chains must
+/// not leave the others' earlier results replaced by bare headers.
+void check_writable(const std::string& path) {
+  namespace fs = std::filesystem;
+  auto fail = [&](int code) { throw error("cannot write " + path + ": " + std::strerror(code)); };
+  std::error_code ec;
+  const fs::path file(path);
+  const fs::file_status status = fs::status(file, ec);
+  if (fs::exists(status)) {
+    if (fs::is_directory(status)) fail(EISDIR);
+    if (::access(path.c_str(), W_OK) != 0) fail(errno);
+    return;
+  }
+  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) fail(fs::exists(dir, ec) ? ENOTDIR : ENOENT);
+  if (::access(dir.c_str(), W_OK) != 0) fail(errno);
 }
 
 /// Prints one line per chain every few seconds while chains run (only when asked: the CLI asks
@@ -147,7 +169,12 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
         "group-level effects)");
   }
 
-  // Open every file before sampling, so an unwritable directory fails at once.
+  // Check every file, then open them all before sampling, so an unwritable directory fails at
+  // once and before any earlier output is truncated.
+  for (int c = 1; c <= options.chains; ++c) {
+    check_writable(chain_file(options, c, ".csv"));
+    if (ge == group_effects_output::summary) check_writable(chain_file(options, c, "_group_effects.csv"));
+  }
   fit_result result;
   std::atomic<bool> chain_failed{false};  // one chain's error stops the others
   std::vector<std::unique_ptr<detail::cmdstan_writer>> writers;

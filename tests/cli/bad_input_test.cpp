@@ -8,7 +8,7 @@
 //   - prints a short message of printable text (a 1 MB field or binary junk must not end up in it);
 //   - for `sample`: leaves no draws behind. Everything is validated before the output directory is
 //     created, so the directory must not even exist afterwards; the cases whose error can only come
-//     after it was created say so (`output_dir_created`, `header_only_files_left`).
+//     after it was created say so (`output_dir_created`); no case may leave a CSV file.
 // Cases about the model (data, formula, prior, family) run through both `sample` and `check`,
 // which must print the same message.
 //
@@ -103,7 +103,6 @@ command_result run_cli(const std::vector<std::string>& args, const fs::path& log
 enum class outputs {
   none,                    ///< the output directory is not even created
   output_dir_created,      ///< the (empty) directory may be created; no CSV file in it
-  header_only_files_left,  ///< CSV files may be left, but without a single draw row
 };
 
 enum class command { model, sample, summary, other };
@@ -321,13 +320,8 @@ TEST_P(BadInput, FailsCleanly) {
       if (fs::is_directory(out_dir)) {
         for (const auto& entry : fs::directory_iterator(out_dir)) {
           if (entry.path().extension() != ".csv" || !entry.is_regular_file()) continue;
-          if (c.left == outputs::header_only_files_left) {
-            EXPECT_EQ(count_draw_rows(entry.path()), 0u)
-                << entry.path() << " was left with draws in it";
-          } else {
-            ADD_FAILURE() << "PARTIAL OUTPUT: " << entry.path() << " was left behind ("
-                          << count_draw_rows(entry.path()) << " draw rows)";
-          }
+          ADD_FAILURE() << "PARTIAL OUTPUT: " << entry.path() << " was left behind ("
+                        << count_draw_rows(entry.path()) << " draw rows)";
         }
       }
       if (c.cmd == command::model) {
@@ -611,13 +605,12 @@ const std::vector<bad_case> option_cases = {
      good_model({"--output-prefix", "missing_folder/run"}),
      {"cannot write {out}/missing_folder/run_1.csv: No such file or directory"},
      outputs::output_dir_created},
-    // Chain 2's file cannot be created: chain 1's was opened (and its header written) first, and
-    // is left behind with no draws. Every file is opened before sampling starts, so no draw is
-    // ever written, but this is the one case found where a rejected run leaves a CSV file.
+    // Chain 2's file cannot be created: every chain's file is checked before any is opened
+    // (opening truncates), so chain 1's is not created either.
     {"chain_file_name_taken_by_a_directory", command::sample,
      good_model({"--output-dir", "{dir}/collide"}),
      {"cannot write {dir}/collide/hbglm_2.csv: Is a directory"},
-     outputs::header_only_files_left, "{dir}/collide"},
+     outputs::output_dir_created, "{dir}/collide"},
     {"no_arguments", command::other, {}, {"usage: hbglm <command> [options]"}},
     {"help_given_a_value", command::other, {"sample", "--help=1"},
      {"option --help takes no value"}},
