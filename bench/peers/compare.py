@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Compares an hbglm fit of the election model with lme4's estimates and, optionally, an
+rstanarm posterior, parameter by parameter (issue 6, item 4).
+
+    bench/peers/compare.py --hbglm SUMMARY.csv --lme4 LME4.csv [--rstanarm RSTANARM.csv]
+    bench/peers/compare.py --hbglm run_1.csv run_2.csv ... --lme4 LME4.csv   (chain files)
+
+--hbglm takes either the output of `hbglm summary --format csv` (header starting with
+`variable`) or the chain CSV files themselves, which it summarizes with
+`HBGLM summary --format csv` (--bin, default build/cpu/hbglm). --lme4 and --rstanarm are the
+OUT.csv files of lme4_election.R and rstanarm_election.R --full.
+
+Per parameter (b_*, sd_*, sigma) it prints hbglm's posterior mean and sd, then
+  lme4:     z = (hbglm mean - lme4 estimate) / hbglm sd,                 PASS when |z| < 3
+  rstanarm: z = (hbglm mean - rstanarm mean) / sqrt(mcse_h^2 + mcse_r^2), PASS when |z| < 4
+(thresholds: --z-lme4, --z-rstanarm); for information also d/hb_sd = (hbglm mean - rstanarm
+mean) / hbglm sd, the difference on the posterior's scale. A parameter a peer reports and hbglm lacks fails.
+Exit status 1 when any comparison fails, 0 otherwise.
+"""
+import argparse
+import csv
+import io
+import math
+import subprocess
+import sys
+
+
+def number(text):
+    if text is None or text.strip() in ("", "NA", "nan", "NaN"):
+        return math.nan
+    return float(text)
+
+
+def read_hbglm(files, binary):
+    with open(files[0], newline="") as f:
+        first = f.readline()
+    if first.startswith("variable,") and len(files) == 1:
+        text = open(files[0], newline="").read()
+    else:
+        text = subprocess.run([binary, "summary", "--format", "csv", *files], check=True,
+                              capture_output=True, text=True).stdout
+    rows = {}
+    for r in csv.DictReader(io.StringIO(text)):
+        rows[r["variable"]] = {"mean": number(r["mean"]), "sd": number(r["sd"]),
+                               "mcse": number(r.get("mcse_mean")),
+                               "ess_bulk": number(r.get("ess_bulk")), "rhat": number(r.get("rhat"))}
+    return rows
+
+
+def read_peer(path):
+    rows, meta = {}, {}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            rows[r["parameter"]] = {"estimate": number(r["estimate"]),
+                                    "std_error": number(r.get("std_error")),
+                                    "mcse": number(r.get("mcse")),
+                                    "ess_bulk": number(r.get("ess_bulk"))}
+            meta = {"tool": r["tool"], "family": r["family"], "n": r["n"],
+                    "seconds": r["seconds"]}
+    return rows, meta
+
+
+def is_global(name):
+    return name.startswith("b_") or name.startswith("sd_") or name == "sigma"
+
+
+def fmt(x, width=9, digits=4):
+    return f"{x:{width}.{digits}f}" if not math.isnan(x) else f"{'-':>{width}}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hbglm", nargs="+", required=True,
+                    help="hbglm summary --format csv output, or the chain CSV files")
+    ap.add_argument("--lme4", required=True, help="OUT.csv of lme4_election.R")
+    ap.add_argument("--rstanarm", help="OUT.csv of rstanarm_election.R --full")
+    ap.add_argument("--bin", default="build/cpu/hbglm", help="hbglm binary for chain files")
+    ap.add_argument("--z-lme4", type=float, default=3.0)
+    ap.add_argument("--z-rstanarm", type=float, default=4.0)
+    a = ap.parse_args()
+
+    h = read_hbglm(a.hbglm, a.bin)
+    lme4, lme4_meta = read_peer(a.lme4)
+    rstan, rstan_meta = read_peer(a.rstanarm) if a.rstanarm else ({}, {})
+
+    names = [v for v in h if is_global(v)]
+    names += [v for v in list(lme4) + list(rstan) if v not in names]
+
+    print(f"lme4: {lme4_meta.get('tool')}, family {lme4_meta.get('family')}, "
+          f"n = {lme4_meta.get('n')}, fit {lme4_meta.get('seconds')} s")
+    if rstan_meta:
+        print(f"rstanarm: {rstan_meta.get('tool')}, family {rstan_meta.get('family')}, "
+              f"n = {rstan_meta.get('n')}, run {rstan_meta.get('seconds')} s")
+    header = (f"{'parameter':<26} {'hb_mean':>9} {'hb_sd':>9} {'lme4':>9} {'z':>7} {'':4}")
+    if rstan_meta:
+        header += f" {'rstanarm':>9} {'r_sd':>9} {'d/hb_sd':>7} {'z':>7} {'':4}"
+    print(header)
+
+    n_fail = n_checked = 0
+    for v in names:
+        hv = h.get(v)
+        hm = hv["mean"] if hv else math.nan
+        hs = hv["sd"] if hv else math.nan
+        line = f"{v:<26} {fmt(hm)} {fmt(hs)}"
+        cells = []
+        if v in lme4:
+            est = lme4[v]["estimate"]
+            z = (hm - est) / hs if hv and hs > 0 else math.nan
+            ok = hv is not None and abs(z) < a.z_lme4
+            cells.append(f" {fmt(est)} {fmt(z, 7, 2)} {'PASS' if ok else 'FAIL'}")
+            n_checked += 1
+            n_fail += not ok
+        else:
+            cells.append(f" {fmt(math.nan)} {fmt(math.nan, 7, 2)} {'':4}")
+        if rstan_meta:
+            if v in rstan:
+                r = rstan[v]
+                den = math.hypot(hv["mcse"], r["mcse"]) if hv else math.nan
+                z = (hm - r["estimate"]) / den if den > 0 else math.nan
+                ok = hv is not None and abs(z) < a.z_rstanarm
+                d = (hm - r["estimate"]) / hs if hv and hs > 0 else math.nan
+                cells.append(f" {fmt(r['estimate'])} {fmt(r['std_error'])} {fmt(d, 7, 2)} "
+                             f"{fmt(z, 7, 2)} {'PASS' if ok else 'FAIL'}")
+                n_checked += 1
+                n_fail += not ok
+            else:
+                cells.append(f" {fmt(math.nan)} {fmt(math.nan)} {fmt(math.nan, 7, 2)} "
+                             f"{fmt(math.nan, 7, 2)} {'':4}")
+        if hv is None:
+            cells.append("  (not in hbglm's summary)")
+        print(line + "".join(cells))
+
+    print(f"{n_checked - n_fail} of {n_checked} comparisons pass "
+          f"(lme4 |z| < {a.z_lme4:g} in hbglm sds; rstanarm |z| < {a.z_rstanarm:g} in MCSEs)")
+    return 1 if n_fail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
