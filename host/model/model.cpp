@@ -228,9 +228,10 @@ void model::check_group_sizes() {
     warnings_.push_back(
         "warning: every level of '" + block.group + "' has exactly one observation, so " +
         sd_name +
-        (has_sigma_ ? " and sigma are identified only together (through sd² + sigma²)"
-                    : " is not identified by bernoulli data") +
-        " and the posterior follows their priors; drop the term or group at a coarser level");
+        (has_sigma_ ? " and sigma are identified only together (through sd² + sigma²), and "
+                      "the posterior follows their priors"
+                    : " is not identified by bernoulli data, and the posterior follows its prior") +
+        "; drop the term or group at a coarser level");
   }
 }
 
