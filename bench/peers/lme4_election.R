@@ -2,11 +2,15 @@
 # (brms's) parameter names, with the wall time of the fit alone.
 #
 #   Rscript bench/peers/lme4_election.R DATA.csv FAMILY OUT.csv [--nagq 0|1] [--formula F]
+#                                       [--optimizer NAME] [--maxfun N]
 #
 # DATA.csv: from `hbglm simulate --model election --family FAMILY`. FAMILY: gaussian or
 # bernoulli. gaussian: lmer(REML = FALSE), i.e. maximum likelihood (the default optimizer,
 # nloptwrap/BOBYQA). bernoulli: glmer(family = binomial(link = "logit"), nAGQ = 1 (Laplace, the
 # default) or 0 with --nagq 0). The formula is hbglm::election_formula unless --formula is given.
+# --optimizer NAME (bernoulli): use NAME (e.g. bobyqa) for both stages of glmer instead of
+# lme4's default (bobyqa, then Nelder_Mead for the Laplace stage, which stops at 10,000
+# evaluations); --maxfun N: the optimizer's evaluation limit (optCtrl = list(maxfun = N)).
 #
 # OUT.csv columns: tool,family,n,parameter,estimate,std_error,seconds
 #   tool       "lme4 lmer ML" or "lme4 glmer Laplace" / "lme4 glmer nAGQ=0"
@@ -24,17 +28,24 @@ election_formula <- paste(
   "+ (0 + educ | state) + (0 + inc | state) + (0 + relig | state) + (0 + potus2016 | state)")
 
 args <- commandArgs(trailingOnly = TRUE)
-usage <- "usage: Rscript lme4_election.R DATA.csv FAMILY OUT.csv [--nagq 0|1] [--formula F]"
+usage <- paste("usage: Rscript lme4_election.R DATA.csv FAMILY OUT.csv [--nagq 0|1] [--formula F]",
+               "[--optimizer NAME] [--maxfun N]")
 if (length(args) < 3) stop(usage)
 data_path <- args[1]
 family <- args[2]
 out_path <- args[3]
 nagq <- 1L
+optimizer <- NULL
+maxfun <- NULL
 formula_text <- election_formula
 rest <- args[-(1:3)]
 while (length(rest) > 0) {
   if (rest[1] == "--nagq" && length(rest) >= 2) {
     nagq <- as.integer(rest[2]); rest <- rest[-(1:2)]
+  } else if (rest[1] == "--optimizer" && length(rest) >= 2) {
+    optimizer <- rest[2]; rest <- rest[-(1:2)]
+  } else if (rest[1] == "--maxfun" && length(rest) >= 2) {
+    maxfun <- as.numeric(rest[2]); rest <- rest[-(1:2)]
   } else if (rest[1] == "--formula" && length(rest) >= 2) {
     formula_text <- rest[2]; rest <- rest[-(1:2)]
   } else {
@@ -53,8 +64,16 @@ if (family == "gaussian") {
   seconds <- system.time(fit <- lmer(f, data = d, REML = FALSE))[["elapsed"]]
 } else {
   tool <- if (nagq == 0) "lme4 glmer nAGQ=0" else "lme4 glmer Laplace"
+  control_args <- list()
+  if (!is.null(optimizer)) {
+    control_args$optimizer <- optimizer
+    tool <- paste0(tool, " ", optimizer)
+  }
+  if (!is.null(maxfun)) control_args$optCtrl <- list(maxfun = maxfun)
+  control <- do.call(glmerControl, control_args)
   seconds <- system.time(
-    fit <- glmer(f, data = d, family = binomial(link = "logit"), nAGQ = nagq))[["elapsed"]]
+    fit <- glmer(f, data = d, family = binomial(link = "logit"), nAGQ = nagq,
+                 control = control))[["elapsed"]]
 }
 print(summary(fit), correlation = FALSE)
 cat(sprintf("fit: %.2f s elapsed; singular: %s\n", seconds, isSingular(fit)))
