@@ -37,11 +37,9 @@ suppressPackageStartupMessages({
   library(posterior)
 })
 
-election_formula <- paste(
-  "y ~ educ*nonwhite + inc*nonwhite + relig*nonwhite +",
-  paste0("V", 1:40, collapse = " + "),
-  "+ (1 | state) + (1 | respondent) + (1 | dem) + (1 | rep) + (0 + age | state)",
-  "+ (0 + educ | state) + (0 + inc | state) + (0 + relig | state) + (0 + potus2016 | state)")
+script_dir <- dirname(normalizePath(sub("^--file=", "",
+  grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)[1])))
+source(file.path(script_dir, "election_formula.R"))  # election_formula
 
 args <- commandArgs(trailingOnly = TRUE)
 usage <- paste("usage: Rscript rstanarm_election.R DATA.csv FAMILY OUT.csv [--full] [--seed S]",

@@ -198,14 +198,11 @@ void model::set_column_scales() {
   if (n == 0) return;
   for (std::size_t j = 0; j < n_beta_; ++j) {
     if (d.has_intercept && j == 0) continue;  // the intercept's scale is the response's
-    // Centered designs hold centered columns, so this is the sd; otherwise it is the root mean
-    // square, the scale of the column's contribution to the linear predictor.
+    // The root mean square of the column as X holds it: the sd for a centered design (X holds
+    // centered columns), otherwise the scale of the column's part of the linear predictor.
     const double* x = d.X.data() + j * n;
-    double mean = 0.0;
-    for (std::size_t i = 0; i < n; ++i) mean += x[i];
-    mean = d.centered ? mean / static_cast<double>(n) : 0.0;
     double sum_sq = 0.0;
-    for (std::size_t i = 0; i < n; ++i) sum_sq += (x[i] - mean) * (x[i] - mean);
+    for (std::size_t i = 0; i < n; ++i) sum_sq += x[i] * x[i];
     const double scale = std::sqrt(sum_sq / static_cast<double>(n));
     // A constant column (warned about) keeps scale 1.
     if (scale > 0.0 && std::isfinite(scale)) scalars_[j].column_scale = scale;

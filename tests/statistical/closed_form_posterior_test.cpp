@@ -27,6 +27,7 @@
 #include <memory>
 #include <random>
 #include <stdexcept>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -362,7 +363,55 @@ TEST(ClosedFormPosterior, PoissonInterceptWithFlatPriorIsGamma) {
   expect_moments(b, digamma(total) - std::log(n), std::sqrt(trigamma(total)), "b_Intercept");
 }
 
-// ---- 4. gaussian linear regression, flat priors on b, sigma fixed ----
+// ---- 4, 5. gaussian linear regression, flat priors on b, sigma fixed ----
+
+/** Fits y ~ <x1> + <x2> with flat priors and sigma fixed, and checks b_Intercept and the two
+ *  slopes against the exact posterior N((XᵀX)⁻¹Xᵀy, σ²(XᵀX)⁻¹). The reference is solved on the
+ *  columns divided by @p units (β = D⁻¹γ, γ the regression on X D⁻¹), so that it stays well
+ *  conditioned when the predictors are on scales like 1e-6 and 1e6. */
+void check_regression(const std::string& what, const std::vector<std::string>& names,
+                      const std::vector<double>& x1, const std::vector<double>& x2,
+                      const std::vector<double>& y, double sigma, const Eigen::Vector2d& units,
+                      metric_kind metric, std::uint64_t seed) {
+  const int n = static_cast<int>(y.size());
+  table t;
+  t.source = what;
+  t.columns = {test::numeric_column("y", y), test::numeric_column(names[0], x1),
+               test::numeric_column(names[1], x2)};
+  for (int i = 0; i < n; ++i) t.line_of_row.push_back(static_cast<std::size_t>(i) + 2);
+  problem_spec spec;
+  spec.formula = "y ~ " + names[0] + " + " + names[1];
+  spec.family = "gaussian";
+  std::ostringstream fixed_sigma;
+  fixed_sigma << "sigma ~ constant(" << sigma << ")";
+  spec.priors = {"Intercept ~ flat", "b ~ flat", fixed_sigma.str()};
+  const problem p = make_problem(t, spec);
+  ASSERT_EQ(p.model_ptr->n_globals(), 3u);
+
+  Eigen::MatrixXd X(n, 3);
+  Eigen::VectorXd yv(n);
+  for (int i = 0; i < n; ++i) {
+    X(i, 0) = 1.0;
+    X(i, 1) = x1[static_cast<std::size_t>(i)] / units(0);
+    X(i, 2) = x2[static_cast<std::size_t>(i)] / units(1);
+    yv(i) = y[static_cast<std::size_t>(i)];
+  }
+  const Eigen::Vector3d unscale(1.0, 1.0 / units(0), 1.0 / units(1));
+  const Eigen::LLT<Eigen::MatrixXd> llt(X.transpose() * X);
+  const Eigen::VectorXd mean = unscale.asDiagonal() * llt.solve(X.transpose() * yv);
+  const Eigen::MatrixXd cov = sigma * sigma * unscale.asDiagonal() *
+                              llt.solve(Eigen::MatrixXd::Identity(3, 3)) * unscale.asDiagonal();
+
+  const fit_draws f = sample(p, metric, seed);
+  print_header(what + ", " + to_string(metric), f);
+  EXPECT_EQ(f.n_divergent, 0u);
+  EXPECT_EQ(f["sigma"][0][0], sigma);
+  const std::vector<std::string> columns = {"b_Intercept", "b_" + names[0], "b_" + names[1]};
+  for (int k = 0; k < 3; ++k) {
+    expect_moments(f[columns[static_cast<std::size_t>(k)]], mean(k), std::sqrt(cov(k, k)),
+                   columns[static_cast<std::size_t>(k)]);
+  }
+}
 
 void check_linear_regression(metric_kind metric, std::uint64_t seed) {
   const int n = 30;
@@ -377,39 +426,8 @@ void check_linear_regression(metric_kind metric, std::uint64_t seed) {
     x2[i] = -2.0 + 0.8 * (x1[i] - 3.0) + 0.6 * normal(rng);
     y[i] = 1.5 + 0.7 * x1[i] - 1.2 * x2[i] + sigma * normal(rng);
   }
-  table t;
-  t.source = "regression";
-  t.columns = {test::numeric_column("y", y), test::numeric_column("x1", x1),
-               test::numeric_column("x2", x2)};
-  for (int i = 0; i < n; ++i) t.line_of_row.push_back(static_cast<std::size_t>(i) + 2);
-  problem_spec spec;
-  spec.formula = "y ~ x1 + x2";
-  spec.family = "gaussian";
-  spec.priors = {"Intercept ~ flat", "b ~ flat", "sigma ~ constant(2)"};
-  const problem p = make_problem(t, spec);
-  ASSERT_EQ(p.model_ptr->n_globals(), 3u);
-
-  Eigen::MatrixXd X(n, 3);
-  Eigen::VectorXd yv(n);
-  for (int i = 0; i < n; ++i) {
-    X(i, 0) = 1.0;
-    X(i, 1) = x1[i];
-    X(i, 2) = x2[i];
-    yv(i) = y[i];
-  }
-  const Eigen::MatrixXd xtx = X.transpose() * X;
-  const Eigen::LLT<Eigen::MatrixXd> llt(xtx);
-  const Eigen::VectorXd mean = llt.solve(X.transpose() * yv);
-  const Eigen::MatrixXd cov = sigma * sigma * llt.solve(Eigen::MatrixXd::Identity(3, 3));
-
-  const fit_draws f = sample(p, metric, seed);
-  print_header("linear regression, sigma = 2, " + to_string(metric), f);
-  EXPECT_EQ(f.n_divergent, 0u);
-  EXPECT_EQ(f["sigma"][0][0], sigma);
-  const std::vector<std::string> names = {"b_Intercept", "b_x1", "b_x2"};
-  for (int k = 0; k < 3; ++k) {
-    expect_moments(f[names[k]], mean(k), std::sqrt(cov(k, k)), names[k]);
-  }
+  check_regression("linear regression, sigma = 2", {"x1", "x2"}, x1, x2, y, sigma,
+                   Eigen::Vector2d(1.0, 1.0), metric, seed);
 }
 
 TEST(ClosedFormPosterior, LinearRegressionWithFixedSigmaDiagMetric) {
@@ -420,12 +438,10 @@ TEST(ClosedFormPosterior, LinearRegressionWithFixedSigmaDenseMetric) {
   check_linear_regression(metric_kind::dense, 6061);
 }
 
-// ---- 5. predictors on scales 1e-6 and 1e6 (issue 5, numerical edge cases) ----
-
-// The same regression with one predictor in millionths and one in millions: the coefficients'
-// posterior sds differ by about 1e12. Warmup starts from a unit metric, so without scaling each
-// coefficient by its column's sd (scalar_parameter::column_scale) the chains never mix (R-hat
-// 3.3 before the scaling).
+// The same regression with one predictor in millionths and one in millions (issue 5, numerical
+// edge cases): the coefficients' posterior sds differ by about 1e12. Warmup starts from a unit
+// metric, so without scaling each coefficient by its column's sd (scalar_parameter::column_scale)
+// the chains never mix (R-hat 4.3 with the scaling switched off).
 TEST(ClosedFormPosterior, PredictorsOnScalesOneMillionthAndOneMillion) {
   const int n = 40;
   const double sigma = 0.5;
@@ -437,40 +453,8 @@ TEST(ClosedFormPosterior, PredictorsOnScalesOneMillionthAndOneMillion) {
     huge[i] = 1e6 * (-1.0 + 0.5 * normal(rng));
     y[i] = 0.5 + 3e5 * tiny[i] + 4e-7 * huge[i] + sigma * normal(rng);
   }
-  table t;
-  t.source = "scales";
-  t.columns = {test::numeric_column("y", y), test::numeric_column("tiny", tiny),
-               test::numeric_column("huge", huge)};
-  for (int i = 0; i < n; ++i) t.line_of_row.push_back(static_cast<std::size_t>(i) + 2);
-  problem_spec spec;
-  spec.formula = "y ~ tiny + huge";
-  spec.family = "gaussian";
-  spec.priors = {"Intercept ~ flat", "b ~ flat", "sigma ~ constant(0.5)"};
-  const problem p = make_problem(t, spec);
-
-  // Exact posterior N((XᵀX)⁻¹Xᵀy, σ²(XᵀX)⁻¹), solved on unit-scale columns X D⁻¹ so that the
-  // reference itself is well conditioned: with β = D⁻¹ γ, γ's posterior is the regression on XD⁻¹.
-  Eigen::MatrixXd X(n, 3);
-  Eigen::VectorXd yv(n);
-  for (int i = 0; i < n; ++i) {
-    X(i, 0) = 1.0;
-    X(i, 1) = tiny[i] / 1e-6;
-    X(i, 2) = huge[i] / 1e6;
-    yv(i) = y[i];
-  }
-  const Eigen::Vector3d unscale(1.0, 1e6, 1e-6);
-  const Eigen::LLT<Eigen::MatrixXd> llt(X.transpose() * X);
-  const Eigen::VectorXd mean = unscale.asDiagonal() * llt.solve(X.transpose() * yv);
-  const Eigen::MatrixXd cov = sigma * sigma * unscale.asDiagonal() *
-                              llt.solve(Eigen::MatrixXd::Identity(3, 3)) * unscale.asDiagonal();
-
-  const fit_draws f = sample(p, metric_kind::diag, 9192);
-  print_header("regression with predictors on scales 1e-6 and 1e6", f);
-  EXPECT_EQ(f.n_divergent, 0u);
-  const std::vector<std::string> names = {"b_Intercept", "b_tiny", "b_huge"};
-  for (int k = 0; k < 3; ++k) {
-    expect_moments(f[names[k]], mean(k), std::sqrt(cov(k, k)), names[k]);
-  }
+  check_regression("regression with predictors on scales 1e-6 and 1e6", {"tiny", "huge"}, tiny,
+                   huge, y, sigma, Eigen::Vector2d(1e-6, 1e6), metric_kind::diag, 9192);
 }
 
 // ---- 6. groups with one observation (issue 5, numerical edge cases) ----
