@@ -123,6 +123,16 @@ def series_style(label):
     return "D", "-"
 
 
+def save_figure(fig, paths, results, out, name, plt):
+    """Footer with the source files, layout, PNG into out; returns the PNG's path."""
+    footer(fig, paths, results)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    path = os.path.join(out, name)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_grad(found, results, out, plt):
     paths = [p for k in ("grad_cpu", "grad_cuda", "grad_peer") for p, _ in found.get(k, [])]
     if not paths:
@@ -185,12 +195,7 @@ def plot_grad(found, results, out, plt):
     ax.set_title("(a) gradient time vs n per backend, against the bytes-read floor")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    footer(fig, paths, results)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    path = os.path.join(out, "grad_time.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, paths, results, out, "grad_time.png", plt)
 
 
 def plot_memory(found, results, out, plt):
@@ -252,12 +257,7 @@ def plot_memory(found, results, out, plt):
     ax.set_title("(b) peak memory vs n, against the data's size")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    footer(fig, sorted(paths), results)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    path = os.path.join(out, "memory.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, sorted(paths), results, out, "memory.png", plt)
 
 
 def plot_sampling(found, results, out, plt):
@@ -323,12 +323,7 @@ def plot_sampling(found, results, out, plt):
             ax2.axvline(w[3], color="0.5", linestyle="--", linewidth=0.8)
     ax2.set_title("wall time vs lme4 (grey: lme4, point estimates only)")
     paths = sorted({r[-1] for r in runs} | {f[-1] for f in fits})
-    footer(fig, paths, results)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    path = os.path.join(out, "sampling.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, paths, results, out, "sampling.png", plt)
 
 
 def convert_hbglm(argv):
