@@ -3,7 +3,9 @@
 # straight from the few host/*.cpp sources each needs (no CMake, no Eigen), and runs each of them.
 #
 #   scripts/fuzz.sh 600            600 s per target (two targets at a time on two or more cores)
-#   scripts/fuzz.sh --smoke        the CI check: 10 s per target from the committed seeds only
+#   scripts/fuzz.sh --smoke        the CI check: 10 s per target from the committed seeds only,
+#                                  with libFuzzer's -seed=1 so that every machine tries the same
+#                                  inputs in the same order (a finding in CI reproduces here)
 #   scripts/fuzz.sh --build-only   build, run nothing
 # Options: --targets csv_reader,formula,prior,design   --jobs N   --build-dir DIR
 #          --no-install (never apt-get; exit 77 when clang's fuzzer runtime is missing)
@@ -225,6 +227,7 @@ run_target() {
   [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="fuzz/dict/$t.dict")
   local mode=()
   ((keep_going)) && mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+  ((smoke)) && mode+=(-seed=1)
   local start end rc=0
   start=$(now_ms)
   "$bin_dir/${t}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \

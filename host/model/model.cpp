@@ -129,6 +129,14 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
     if (p.transform != scalar_transform::identity) p.column_scale = 1.0;
     if (p.truncated_at_zero && p.transform != scalar_transform::fixed) {
       p.log_normalizer = prior_log_mass_above_zero(p.prior);
+      // normal(-1e200, 1): the mass above zero underflows even in log space; dividing by it
+      // would make every lp__ +inf.
+      if (!std::isfinite(p.log_normalizer)) {
+        throw prior_error(p.name + " ~ " + p.prior.text() + ": the prior's mass above zero is " +
+                          "too small to represent (log P(X > 0) = " +
+                          std::to_string(p.log_normalizer) + "), so it cannot be a prior on a " +
+                          "standard deviation");
+      }
     }
   }
 

@@ -459,6 +459,13 @@ double log_gamma_ratio(double a, double b) {
          log_gamma_stirling_remainder(a + b) - log_gamma_stirling_remainder(a);
 }
 
+/** log(1 / B(a, b)) = lgamma(a + b) - lgamma(a) - lgamma(b), for b small or a small. */
+double log_inverse_beta(double a, double b) {
+  const double big = std::max(a, b);
+  const double small = std::min(a, b);
+  return log_gamma_ratio(big, small) - std::lgamma(small);
+}
+
 /** log I_x(a, b), the log regularized incomplete beta function, for b small (the t CDF uses
  *  b = 1/2; the prefactor is accurate when max(a, b) is large and min(a, b) is not).
  *  y = 1 - x and the logs of x and y are passed separately so callers can form them without
@@ -469,11 +476,7 @@ double log_gamma_ratio(double a, double b) {
 double log_inc_beta(double a, double b, long double x, long double y, double log_x, double log_y) {
   if (x <= 0.0) return -k_inf;
   if (y <= 0.0) return 0.0;
-  const double big = std::max(a, b);
-  const double small = std::min(a, b);
-  // log(1 / B(a, b)) = lgamma(a + b) - lgamma(a) - lgamma(b)
-  const double log_inv_beta = log_gamma_ratio(big, small) - std::lgamma(small);
-  const double log_front = log_inv_beta + a * log_x + b * log_y;
+  const double log_front = log_inverse_beta(a, b) + a * log_x + b * log_y;
   // x < (a + 1)/(a + b + 2), tested as y > (b + 1)/(a + b + 2): for huge a the first form rounds
   // both sides to 1 and picks the side whose fraction needs ~a*y iterations.
   if (y > (b + 1.0) / (a + b + 2.0)) {
@@ -484,8 +487,11 @@ double log_inc_beta(double a, double b, long double x, long double y, double log
                     static_cast<double>(beta_continued_fraction(b, a, y, x)) / b);
 }
 
-/** log F(t) for Student's t with nu degrees of freedom (location 0, scale 1), from
- *  P(|T| > |t|) = I_{nu/(nu+t^2)}(nu/2, 1/2).
+/** log F(t), t = mu/sigma, for Student's t with nu degrees of freedom (location 0, scale 1),
+ *  from P(|T| > |t|) = I_{nu/(nu+t^2)}(nu/2, 1/2). mu and sigma come separately because t may
+ *  overflow where log|t| does not (sigma = 1e-300), and a t tail is heavy enough for that to
+ *  matter. Degrees of freedom below 1e-100 and the far tail (nu/t^2 < 1e-20) have their own
+ *  expansions below.
  *  The continued fraction loses accuracy as nu grows (about 1e-12 relative near |t| = sqrt(3) at
  *  nu = 1e7, more in the tails beyond nu = 1e9, measured against 80-digit series), so for
  *  nu > 1e6 and t^4 <= 2.56e-4 nu (t^2 <= 16 at nu = 1e6) the Fisher expansion
@@ -494,11 +500,42 @@ double log_inc_beta(double a, double b, long double x, long double y, double log
  *  (3/384) t^12/nu^3 relative, which that bound keeps below 1e-13 in log F.
  *  Measured against 80-digit series for nu in [0.3, 1e20] and |t| <= 1000: relative error in
  *  log F below 3e-13 everywhere, below 1e-14 for nu <= 1e3. */
-double log_student_t_cdf(double t, double nu) {
-  if (std::isnan(t) || std::isnan(nu)) return std::numeric_limits<double>::quiet_NaN();
-  if (t == 0.0) return -k_log_2;
+double log_student_t_cdf(double mu, double sigma, double nu) {
+  if (std::isnan(mu) || std::isnan(sigma) || std::isnan(nu)) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  if (mu == 0.0) return -k_log_2;
+  const double t = mu / sigma;  // may overflow; log|t| below does not
+  const double log_abs_t = std::log(std::fabs(mu)) - std::log(sigma);
   const double t2 = t * t;
-  if (std::isinf(t2)) return t < 0.0 ? -k_inf : 0.0;
+  // log x = log(nu / (nu + t^2)) through s = |t|/sqrt(nu), so that neither t, t^2 nor t^2/nu
+  // has to be finite: once s^2 > 1e300, log1p(1/s^2) is below 1e-300 and dropped.
+  const double s = std::fabs(t) / std::sqrt(nu);
+  const double t2_over_nu = t2 / nu;
+  const double log_x = s >= 1e150                   ? std::log(nu) - 2.0 * log_abs_t
+                       : std::isfinite(t2_over_nu) ? -std::log1p(t2_over_nu)
+                                                   : -std::log1p(s * s);
+  if (nu < 1e-100) {
+    // As nu -> 0 the mass leaves every bounded interval: P(|T| > |t|) = 1 - nu atanh(sqrt(y)) +
+    // O((nu log)^2), y = t^2/(nu + t^2) (from 1/B(a, 1/2) = a + O(a^2) and
+    // int_x^1 u^-1 (1 - u)^-1/2 du = 2 atanh(sqrt(1 - x))). Here the relative error is below
+    // 1e-190, while the continued fraction's prefactor breaks down once nu/2 nears underflow.
+    // atanh(sqrt(y)) = log(1 + sqrt(y)) - log(x)/2 keeps y near 1 from cancelling.
+    const double inv_s = 1.0 / s;
+    const double y = 1.0 / (1.0 + inv_s * inv_s);
+    const double inner_mass = nu * (std::log1p(std::sqrt(y)) - 0.5 * log_x);  // P(|T| <= |t|)
+    return -k_log_2 + std::log1p(t < 0.0 ? -inner_mass : inner_mass);
+  }
+  if (log_x < -46.0) {
+    // Far tail, x < 1e-20: the leading term of the incomplete beta series,
+    // I_x(a, b) = x^a / (a B(a, b)) (1 + O(x)), here exact to double precision, and the only form
+    // that stays finite in log space when t^2 overflows (F = 1/(pi |t|) for nu = 1 is far from
+    // zero in log space even at |t| = 1e300).
+    const double a = 0.5 * nu;
+    const double log_two_tails = a * log_x - std::log(a) + log_inverse_beta(a, 0.5);
+    if (t < 0.0) return log_two_tails - k_log_2;
+    return std::log1p(-0.5 * std::exp(log_two_tails));
+  }
   // Beyond nu = 1e30 even long double cannot hold x = nu/(nu + t^2) apart from 1 where it
   // matters; the normal CDF is then within a relative max(t^2, t^4)/nu of the t CDF.
   if (nu > 1e30) return log_normal_cdf(t);
@@ -513,7 +550,6 @@ double log_student_t_cdf(double t, double nu) {
   const long double t2_long = static_cast<long double>(t) * t;
   const long double x = nu / (nu + t2_long);
   const long double y = t2_long / (nu + t2_long);
-  const double log_x = -std::log1p(t2 / nu);
   const double log_y = std::log(t2) - std::log(nu + t2);
   const double log_two_tails = log_inc_beta(0.5 * nu, 0.5, x, y, log_x, log_y);  // P(|T| > |t|)
   if (t < 0.0) return log_two_tails - k_log_2;
@@ -578,8 +614,17 @@ double prior_log_density(const prior_distribution& d, double x, double* d_dx) {
       const double sigma = a[2];
       const double z = (x - a[1]) / sigma;
       // log_gamma_ratio rather than two lgamma calls keeps large nu accurate.
+      // log(1 + z^2/nu); once z^2/nu overflows (nu near zero, or |z| beyond 1e154) it is
+      // log(nu + z^2) - log(nu), with log(nu + z^2) = 2 log|z| + log1p(nu/z^2) so that z^2 itself
+      // never has to be formed.
+      const double z2_over_nu = z * z / nu;
+      const double abs_z = std::fabs(z);
+      const double log_kernel =
+          std::isinf(z2_over_nu)
+              ? 2.0 * std::log(abs_z) + std::log1p(nu / abs_z / abs_z) - std::log(nu)
+              : std::log1p(z2_over_nu);
       lp = log_gamma_ratio(0.5 * nu, 0.5) - 0.5 * (std::log(nu) + k_log_pi) - std::log(sigma) -
-           0.5 * (nu + 1.0) * std::log1p(z * z / nu);
+           0.5 * (nu + 1.0) * log_kernel;
       grad = -(nu + 1.0) * z / (sigma * (nu + z * z));
       break;
     }
@@ -620,7 +665,8 @@ double prior_log_density(const prior_distribution& d, double x, double* d_dx) {
       break;
     case prior_family::uniform:
       need(2);
-      lp = (x < a[0] || x > a[1]) ? -k_inf : -std::log(a[1] - a[0]);
+      // 1/(b - a) as 1/(2 (b/2 - a/2)): b - a overflows for uniform(-1e308, 1e308).
+      lp = (x < a[0] || x > a[1]) ? -k_inf : -k_log_2 - std::log(0.5 * a[1] - 0.5 * a[0]);
       break;
     case prior_family::lkj:
       break;  // handled above
@@ -646,12 +692,15 @@ double prior_log_mass_above_zero(const prior_distribution& d) {
       // 1 - atan(1/z)/pi, which log1p keeps accurate.
       const double z = a.at(0) / a.at(1);
       if (z == 0.0) return -k_log_2;
+      // Beyond |z| = 1e150, atan(1/|z|) = 1/|z| to double precision, and log|z| is taken from
+      // mu and sigma because z itself may have overflowed.
+      if (z < -1e150) return -k_log_pi - (std::log(-a.at(0)) - std::log(a.at(1)));
       if (z < 0.0) return std::log(std::atan(-1.0 / z) / k_pi);
       return std::log1p(-std::atan(1.0 / z) / k_pi);
     }
     case prior_family::student_t:
       // P(X > 0) = P(T > -mu/sigma) = F_nu(mu/sigma) by symmetry.
-      return log_student_t_cdf(a.at(1) / a.at(2), a.at(0));
+      return log_student_t_cdf(a.at(1), a.at(2), a.at(0));
     case prior_family::uniform: {
       const double lower = a.at(0);
       const double upper = a.at(1);
@@ -660,7 +709,9 @@ double prior_log_mass_above_zero(const prior_distribution& d) {
                           ") has no mass above zero, so it cannot be a prior on a positive "
                           "parameter (sd or sigma)");
       }
-      return std::log((upper - std::max(lower, 0.0)) / (upper - lower));
+      // Halves, so that upper - lower cannot overflow; logs, so that the ratio cannot underflow.
+      return std::log(0.5 * upper - 0.5 * std::max(lower, 0.0)) -
+             std::log(0.5 * upper - 0.5 * lower);
     }
     case prior_family::lkj:
       throw std::logic_error("prior_log_mass_above_zero: lkj is not a univariate distribution");

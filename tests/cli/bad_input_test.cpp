@@ -502,6 +502,10 @@ const std::vector<bad_case> prior_cases = {
      {"uniform: lower must be less than upper"}},
     {"prior_no_mass_above_zero_on_sd", command::model, with_prior("sd ~ uniform(-2, -1)"),
      {"uniform(-2, -1) has no mass above zero, so it cannot be a prior on a positive parameter"}},
+    {"prior_mass_above_zero_underflows_on_sd", command::model,
+     with_prior("sd ~ normal(-1e200, 1)"),
+     {"sd_g__Intercept ~ normal(-1e+200, 1): the prior's mass above zero is too small to "
+      "represent (log P(X > 0) = -inf), so it cannot be a prior on a standard deviation"}},
     {"prior_lkj_on_b", command::model, with_prior("b ~ lkj(2)"),
      {"lkj applies only to the class cor"}},
     {"prior_normal_on_cor", command::model,

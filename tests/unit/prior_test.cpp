@@ -564,6 +564,60 @@ TEST(prior_mass_above_zero, uniform) {
   }
 }
 
+TEST(prior_mass_above_zero, extreme_arguments_stay_finite_and_accurate) {
+  // Arguments where t = mu/sigma, t^2, or nu/2 leave double range. The first CI fuzz finding
+  // (fuzz/corpus/prior/regression-student-t-subnormal-nu) was a NaN from student_t(5e-324, 3, 1).
+  // 25-digit values from mpmath (80 digits, betainc); the limits nu -> 0 give -log 2.
+  struct known {
+    double nu, mu, sigma, log_cdf;
+  };
+  const std::vector<known> cases = {
+      {5e-324, 3, 1, -0.6931471805599453094172321},     // nu / 2 underflows to zero
+      {5e-324, -3, 1, -0.6931471805599453094172321},
+      {1e-200, 3, 1, -0.6931471805599453094172321},
+      {1e-50, -1e150, 1, -0.6931471805599453094172321},  // t^2 / nu overflows
+      {1, -1e300, 1, -691.9202577840631054320456},       // t^2 overflows; F = 1/(pi |t|)
+      {3, -1e300, 1, -2072.228860255596515792735},
+      {0.5, -1, 1e-320, -369.5508665762584762663914},    // t itself overflows
+      {2.5, -7e160, 1e-160, -1847.262271312429664404392},
+      {1e31, -1e150, 1, -3.096976950076991332232528e+33},
+  };
+  for (const known& c : cases) {
+    SCOPED_TRACE("student_t(" + std::to_string(c.nu) + ", " + std::to_string(c.mu) + ", " +
+                 std::to_string(c.sigma) + ")");
+    expect_rel_near(prior_log_mass_above_zero(dist(prior_family::student_t, {c.nu, c.mu, c.sigma})),
+                    c.log_cdf, k_mass_rel_tol);
+  }
+  const double upper_tail = prior_log_mass_above_zero(dist(prior_family::student_t, {0.5, 1, 1e-320}));
+  EXPECT_LE(upper_tail, 0.0);
+  EXPECT_GT(upper_tail, -1e-100);
+  // Cauchy: log P(X > 0) = -log(pi |z|) once |z| > 1e150, z overflowing or not.
+  expect_rel_near(prior_log_mass_above_zero(dist(prior_family::cauchy, {-1e300, 1})),
+                  -691.9202577840631054320456, k_mass_rel_tol);
+  expect_rel_near(prior_log_mass_above_zero(dist(prior_family::cauchy, {-1, 1e-320})),
+                  -std::log(k_pi) - std::log(1e320), k_mass_rel_tol);
+  // Uniform: the width overflows, the ratio underflows.
+  expect_rel_near(prior_log_mass_above_zero(dist(prior_family::uniform, {-1e308, 1.5e308})),
+                  -0.5108256237659906832055141, k_mass_rel_tol);
+  expect_rel_near(prior_log_mass_above_zero(dist(prior_family::uniform, {-1e20, 1e-300})),
+                  -736.8272297580946188606982, k_mass_rel_tol);
+}
+
+TEST(prior_density, extreme_arguments_stay_finite) {
+  // uniform(-1e308, 1e308): b - a overflows, the density is 1/(2e308).
+  expect_rel_near(prior_log_density(dist(prior_family::uniform, {-1e308, 1e308}), 0.0, nullptr),
+                  -std::log(2.0) - std::log(1e308), k_density_rel_tol);
+  // student_t with nu near zero: z^2/nu overflows, the log density does not. Reference: the
+  // kernel -(nu+1)/2 log(1 + z^2/nu) written as -(nu+1)/2 (2 log z - log nu) for z^2 >> nu, plus
+  // the constant lgamma((nu+1)/2) - lgamma(nu/2) - log(nu pi)/2 with lgamma(nu/2) = -log(nu/2)
+  // to double precision at nu = 1e-310.
+  const double nu = 1e-310;
+  const double expected = std::lgamma(0.5) + std::log(0.5 * nu) - 0.5 * std::log(nu * k_pi) -
+                          0.5 * (nu + 1.0) * (2.0 * std::log(3.0) - std::log(nu));
+  expect_rel_near(prior_log_density(dist(prior_family::student_t, {nu, 0, 1}), 3.0, nullptr),
+                  expected, k_density_rel_tol);
+}
+
 TEST(prior_mass_above_zero, positive_support_and_improper_are_zero) {
   EXPECT_EQ(prior_log_mass_above_zero(dist(prior_family::exponential, {1})), 0.0);
   EXPECT_EQ(prior_log_mass_above_zero(dist(prior_family::gamma, {2, 0.1})), 0.0);
