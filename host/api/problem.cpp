@@ -16,7 +16,9 @@ problem make_problem_with(std::size_t n_table_rows, const problem_spec& spec, Bu
   priors.reserve(spec.priors.size());
   for (const auto& text : spec.priors) priors.push_back(parse_prior(text));
   p.parsed_formula = parse_formula(spec.formula);
-  p.design_ptr = std::make_shared<const design>(build(p.parsed_formula, fam));
+  design built = build(p.parsed_formula, fam);
+  release_term_rows(built);  // copies of what Z holds; nothing downstream reads them
+  p.design_ptr = std::make_shared<const design>(std::move(built));
   p.model_ptr = std::make_shared<const model>(p.design_ptr, priors);
   p.n_table_rows = n_table_rows;
   return p;

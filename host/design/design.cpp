@@ -707,4 +707,11 @@ design build_design(table&& data, const formula& f, family fam) {
   return design_builder(owned, &owned, f, fam).build();
 }
 
+void release_term_rows(design& d) {
+  for (random_block& t : d.terms) {
+    std::vector<std::int32_t>().swap(t.level_idx);
+    std::vector<double>().swap(t.covariates);
+  }
+}
+
 }  // namespace hbglm

@@ -40,8 +40,10 @@ struct random_block {
   bool correlated = true;               ///< false for `||` (or k = 1)
   std::size_t n_levels = 0;             ///< J
   std::vector<std::string> level_labels;  ///< J labels; "a_b" for an interaction g1:g2 (brms)
-  std::vector<std::int32_t> level_idx;  ///< per observation, 0-based level
-  std::vector<double> covariates;       ///< per observation k values (row-major n × k)
+  /// Per observation, 0-based level; empty after release_term_rows (Z holds the same).
+  std::vector<std::int32_t> level_idx;
+  /// Per observation k values (row-major n × k); empty after release_term_rows.
+  std::vector<double> covariates;
   std::size_t u_offset = 0;             ///< first entry in u; u[u_offset + j*k + c]
   std::size_t n_coefs() const { return coef_names.size(); }
 };
@@ -89,5 +91,11 @@ design build_design(const table& data, const formula& f, family fam);
  *  never held at once. Same design, same errors. The table is left empty.
  *  @param[in,out] data the table, moved from */
 design build_design(table&& data, const formula& f, family fam);
+
+/** Frees each term's per-observation level_idx and covariates. Z and Zᵀ hold the same numbers
+ *  and are all that the model and the backends read, so make_problem drops these copies:
+ *  4 + 8k bytes per row and term, 108 B of the 745 B per row of the election model's design
+ *  (bench/README.md, memory.sh). */
+void release_term_rows(design& d);
 
 }  // namespace hbglm

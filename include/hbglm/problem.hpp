@@ -20,7 +20,8 @@ struct problem_spec {
   std::vector<std::string> priors;  ///< `--prior` statements, in order
 };
 
-/** A model ready to sample, with what it was built from. */
+/** A model ready to sample, with what it was built from. The design's per-term level_idx and
+ *  covariates are released (release_term_rows): Z and Zᵀ hold them. */
 struct problem {
   formula parsed_formula;
   std::shared_ptr<const design> design_ptr;

@@ -388,6 +388,18 @@ TEST(OwnedTableDesign, MakeProblemOnAnOwnedTable) {
   EXPECT_EQ(owned.n_table_rows, t.n_rows());
   expect_same_design(*read_only.design_ptr, *owned.design_ptr);
   EXPECT_EQ(owned.model_ptr->dim(), read_only.model_ptr->dim());
+  // The per-term copies of what Z holds are released; Z itself is the one build_design makes.
+  const design full = build_design(t, read_only.parsed_formula, family::gaussian);
+  for (const problem* p : {&read_only, &owned}) {
+    for (const random_block& block : p->design_ptr->terms) {
+      EXPECT_TRUE(block.level_idx.empty()) << block.group;
+      EXPECT_TRUE(block.covariates.empty()) << block.group;
+    }
+    EXPECT_EQ(p->design_ptr->Z.col_idx, full.Z.col_idx);
+    EXPECT_EQ(p->design_ptr->Z.values, full.Z.values);
+  }
+  ASSERT_FALSE(full.terms.empty());
+  EXPECT_EQ(full.terms[0].level_idx.size(), t.n_rows());
 }
 
 }  // namespace
