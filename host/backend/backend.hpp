@@ -59,6 +59,11 @@ class backend {
   virtual void set_inv_metric(const inv_metric& m) = 0;
   /** p_sharp = M⁻¹ p (Stan's dtau_dp). */
   virtual void apply_inv_metric(const device_vector& p, device_vector& p_sharp) = 0;
+  /** (M⁻¹a) · b: the kinetic energy and the U-turn checks, which are all the sampler needs p♯
+   *  for, so that it keeps momenta only (host/mcmc/nuts.hpp). M⁻¹a is formed in one scratch
+   *  vector, so the result has the same bits as p♯ = M⁻¹a kept in a vector of its own, then
+   *  dot(p♯, b). */
+  virtual double inv_metric_dot(const device_vector& a, const device_vector& b);
   /** p ~ N(0, M) from the counter-based generator keyed by (seed, chain) at draw number
    *  @p counter: the same triple gives the same momentum on every backend. */
   virtual void draw_momentum(std::uint64_t seed, std::uint64_t chain, std::uint64_t counter,
@@ -83,6 +88,9 @@ class backend {
   /** How many log density + gradient evaluations this backend has done (leapfrog included);
    *  0 from a backend that does not count (test mocks). */
   virtual std::size_t n_evaluations() const noexcept { return 0; }
+
+ private:
+  std::unique_ptr<device_vector> inv_metric_scratch_;  ///< inv_metric_dot's M⁻¹b, made on first use
 };
 
 }  // namespace hbglm::detail

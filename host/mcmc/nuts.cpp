@@ -45,11 +45,9 @@ nuts::nuts(detail::backend& backend, std::uint64_t seed, std::uint32_t chain)
       chain_(chain),
       z_bck_(phase_point::make(backend)),
       z_sample_(tree_sample::make(backend)),
-      z_propose_(tree_sample::make(backend)),
-      z_saved_(tree_sample::make(backend)) {
-  for (auto* v : {&p_fwd_fwd_, &p_sharp_fwd_fwd_, &p_fwd_bck_, &p_sharp_fwd_bck_, &p_bck_fwd_,
-                  &p_sharp_bck_fwd_, &p_bck_bck_, &p_sharp_bck_bck_, &rho_, &rho_fwd_, &rho_bck_,
-                  &rho_extended_, &zero_}) {
+      z_propose_(tree_sample::make(backend)) {
+  for (auto* v : {&p_fwd_fwd_, &p_fwd_bck_, &p_bck_fwd_, &p_bck_bck_, &rho_, &rho_fwd_, &rho_bck_,
+                  &zero_, &rho_scratch_}) {
     *v = backend_.make_vector();
   }
 }
@@ -84,19 +82,16 @@ void nuts::sample_stepsize() {
   if (epsilon_jitter_ != 0) epsilon_ *= 1.0 + epsilon_jitter_ * (2.0 * uniform() - 1.0);
 }
 
-bool nuts::compute_criterion(const detail::device_vector& p_sharp_minus,
-                             const detail::device_vector& p_sharp_plus,
+bool nuts::compute_criterion(const detail::device_vector& p_minus,
+                             const detail::device_vector& p_plus,
                              const detail::device_vector& rho) {
-  // Same order and short-circuit as base_nuts::compute_criterion.
-  return backend_.dot(p_sharp_plus, rho) > 0 && backend_.dot(p_sharp_minus, rho) > 0;
+  // Same order and short-circuit as base_nuts::compute_criterion; (M⁻¹p)·rho has the bits of
+  // Stan's p_sharp.dot(rho).
+  return backend_.inv_metric_dot(p_plus, rho) > 0 && backend_.inv_metric_dot(p_minus, rho) > 0;
 }
 
-void nuts::compute_p_sharp(const phase_point& z, detail::device_vector& p_sharp) {
-  backend_.apply_inv_metric(*z.p, p_sharp);
-}
-
-double nuts::kinetic_energy(const phase_point& z, const detail::device_vector& p_sharp) {
-  return 0.5 * backend_.dot(*z.p, p_sharp);
+double nuts::kinetic_energy(const phase_point& z) {
+  return 0.5 * backend_.inv_metric_dot(*z.p, *z.p);
 }
 
 nuts::tree_level& nuts::level(int depth) {
@@ -104,8 +99,7 @@ nuts::tree_level& nuts::level(int depth) {
   if (levels_.size() <= index) levels_.resize(index + 1);
   if (!levels_[index]) {
     auto l = std::make_unique<tree_level>();
-    for (auto* v : {&l->p_init_end, &l->p_sharp_init_end, &l->rho_init, &l->p_final_beg,
-                    &l->p_sharp_final_beg, &l->rho_final, &l->rho_subtree}) {
+    for (auto* v : {&l->p_init_end, &l->rho_init, &l->p_final_beg, &l->rho_final}) {
       *v = backend_.make_vector();
     }
     l->z_propose_final = tree_sample::make(backend_);
@@ -129,8 +123,7 @@ nuts_transition nuts::transition() {
   sample_stepsize();
 
   draw_momentum(z_);
-  compute_p_sharp(z_, *p_sharp_fwd_fwd_);
-  const double kinetic0 = kinetic_energy(z_, *p_sharp_fwd_fwd_);
+  const double kinetic0 = kinetic_energy(z_);
   const double H0 = kinetic0 - z_.lp;
 
   backend_.copy(*z_.q, *z_bck_.q);
@@ -139,14 +132,11 @@ nuts_transition nuts::transition() {
   z_bck_.lp = z_.lp;
   copy_to_sample(z_, kinetic0, z_sample_);
 
-  // The four (p, p_sharp) pairs at the inner and outer ends of the forward and backward parts.
+  // The momenta at the inner and outer ends of the forward and backward parts.
   backend_.copy(*z_.p, *p_fwd_fwd_);
   backend_.copy(*z_.p, *p_fwd_bck_);
   backend_.copy(*z_.p, *p_bck_fwd_);
   backend_.copy(*z_.p, *p_bck_bck_);
-  backend_.copy(*p_sharp_fwd_fwd_, *p_sharp_fwd_bck_);
-  backend_.copy(*p_sharp_fwd_fwd_, *p_sharp_bck_fwd_);
-  backend_.copy(*p_sharp_fwd_fwd_, *p_sharp_bck_bck_);
 
   backend_.copy(*z_.p, *rho_);
 
@@ -165,19 +155,15 @@ nuts_transition nuts::transition() {
       backend_.copy(*rho_, *rho_bck_);
       zero(*rho_fwd_);
       backend_.copy(*p_fwd_fwd_, *p_bck_fwd_);
-      backend_.copy(*p_sharp_fwd_fwd_, *p_sharp_bck_fwd_);
-      valid_subtree = build_tree(depth_, z_, z_propose_, *p_sharp_fwd_bck_, *p_sharp_fwd_fwd_,
-                                 *rho_fwd_, *p_fwd_bck_, *p_fwd_fwd_, H0, 1, n_leapfrog,
-                                 log_sum_weight_subtree, sum_metro_prob);
+      valid_subtree = build_tree(depth_, z_, z_propose_, *rho_fwd_, *p_fwd_bck_, *p_fwd_fwd_, H0,
+                                 1, n_leapfrog, log_sum_weight_subtree, sum_metro_prob);
     } else {
       // Extend backward: the old trajectory becomes the forward part.
       backend_.copy(*rho_, *rho_fwd_);
       zero(*rho_bck_);
       backend_.copy(*p_bck_bck_, *p_fwd_bck_);
-      backend_.copy(*p_sharp_bck_bck_, *p_sharp_fwd_bck_);
-      valid_subtree = build_tree(depth_, z_bck_, z_propose_, *p_sharp_bck_fwd_, *p_sharp_bck_bck_,
-                                 *rho_bck_, *p_bck_fwd_, *p_bck_bck_, H0, -1, n_leapfrog,
-                                 log_sum_weight_subtree, sum_metro_prob);
+      valid_subtree = build_tree(depth_, z_bck_, z_propose_, *rho_bck_, *p_bck_fwd_, *p_bck_bck_,
+                                 H0, -1, n_leapfrog, log_sum_weight_subtree, sum_metro_prob);
     }
 
     // A diverging or turning subtree is never sampled from; its steps still count.
@@ -199,13 +185,13 @@ nuts_transition nuts::transition() {
 
     // Around the merged trajectory, then across the two parts (each part extended by the
     // adjacent state of the other), as in base_nuts.
-    bool persist_criterion = compute_criterion(*p_sharp_bck_bck_, *p_sharp_fwd_fwd_, *rho_);
+    bool persist_criterion = compute_criterion(*p_bck_bck_, *p_fwd_fwd_, *rho_);
 
-    backend_.add(*rho_bck_, *p_fwd_bck_, *rho_extended_);
-    persist_criterion &= compute_criterion(*p_sharp_bck_bck_, *p_sharp_fwd_bck_, *rho_extended_);
+    backend_.add(*rho_bck_, *p_fwd_bck_, *rho_scratch_);
+    persist_criterion &= compute_criterion(*p_bck_bck_, *p_fwd_bck_, *rho_scratch_);
 
-    backend_.add(*rho_fwd_, *p_bck_fwd_, *rho_extended_);
-    persist_criterion &= compute_criterion(*p_sharp_bck_fwd_, *p_sharp_fwd_fwd_, *rho_extended_);
+    backend_.add(*rho_fwd_, *p_bck_fwd_, *rho_scratch_);
+    persist_criterion &= compute_criterion(*p_bck_fwd_, *p_fwd_fwd_, *rho_scratch_);
 
     if (!persist_criterion) break;
   }
@@ -233,7 +219,6 @@ nuts_transition nuts::transition() {
 
 // stan/mcmc/hmc/nuts/base_nuts.hpp build_tree.
 bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
-                      detail::device_vector& p_sharp_beg, detail::device_vector& p_sharp_end,
                       detail::device_vector& rho, detail::device_vector& p_beg,
                       detail::device_vector& p_end, double H0, double sign, int& n_leapfrog,
                       double& log_sum_weight, double& sum_metro_prob) {
@@ -242,8 +227,7 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
     z.lp = backend_.leapfrog(sign * epsilon_, *z.q, *z.p, *z.grad);
     ++n_leapfrog;
 
-    compute_p_sharp(z, p_sharp_beg);
-    const double kinetic = kinetic_energy(z, p_sharp_beg);
+    const double kinetic = kinetic_energy(z);
     double h = kinetic - z.lp;  // V = -log p; log p = -infinity gives h = +infinity
     if (std::isnan(h)) h = infinity;
 
@@ -259,7 +243,6 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
 
     copy_to_sample(z, kinetic, z_propose);
 
-    backend_.copy(p_sharp_beg, p_sharp_end);
     backend_.axpy(1.0, *z.p, rho);
     backend_.copy(*z.p, p_beg);
     backend_.copy(*z.p, p_end);
@@ -274,17 +257,16 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
   // The initial half.
   double log_sum_weight_init = -infinity;
   zero(*l.rho_init);
-  const bool valid_init =
-      build_tree(depth - 1, z, z_propose, p_sharp_beg, *l.p_sharp_init_end, *l.rho_init, p_beg,
-                 *l.p_init_end, H0, sign, n_leapfrog, log_sum_weight_init, sum_metro_prob);
+  const bool valid_init = build_tree(depth - 1, z, z_propose, *l.rho_init, p_beg, *l.p_init_end,
+                                     H0, sign, n_leapfrog, log_sum_weight_init, sum_metro_prob);
   if (!valid_init) return false;
 
   // The final half, with its own proposal.
   double log_sum_weight_final = -infinity;
   zero(*l.rho_final);
-  const bool valid_final = build_tree(depth - 1, z, l.z_propose_final, *l.p_sharp_final_beg,
-                                      p_sharp_end, *l.rho_final, *l.p_final_beg, p_end, H0, sign,
-                                      n_leapfrog, log_sum_weight_final, sum_metro_prob);
+  const bool valid_final =
+      build_tree(depth - 1, z, l.z_propose_final, *l.rho_final, *l.p_final_beg, p_end, H0, sign,
+                 n_leapfrog, log_sum_weight_final, sum_metro_prob);
   if (!valid_final) return false;
 
   // Uniform progressive sampling inside subtrees.
@@ -298,18 +280,19 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
     if (uniform() < accept_prob) std::swap(z_propose, l.z_propose_final);
   }
 
-  backend_.add(*l.rho_init, *l.rho_final, *l.rho_subtree);
-  backend_.axpy(1.0, *l.rho_subtree, rho);
+  detail::device_vector& rho_subtree = *rho_scratch_;
+  backend_.add(*l.rho_init, *l.rho_final, rho_subtree);
+  backend_.axpy(1.0, rho_subtree, rho);
 
   // Around the merged subtrees.
-  bool persist_criterion = compute_criterion(p_sharp_beg, p_sharp_end, *l.rho_subtree);
+  bool persist_criterion = compute_criterion(p_beg, p_end, rho_subtree);
 
   // Between the subtrees: each half extended by the adjacent state of the other.
-  backend_.add(*l.rho_init, *l.p_final_beg, *l.rho_subtree);
-  persist_criterion &= compute_criterion(p_sharp_beg, *l.p_sharp_final_beg, *l.rho_subtree);
+  backend_.add(*l.rho_init, *l.p_final_beg, rho_subtree);
+  persist_criterion &= compute_criterion(p_beg, *l.p_final_beg, rho_subtree);
 
-  backend_.add(*l.rho_final, *l.p_init_end, *l.rho_subtree);
-  persist_criterion &= compute_criterion(*l.p_sharp_init_end, p_sharp_end, *l.rho_subtree);
+  backend_.add(*l.rho_final, *l.p_init_end, rho_subtree);
+  persist_criterion &= compute_criterion(*l.p_init_end, p_end, rho_subtree);
 
   return persist_criterion;
 }
@@ -325,20 +308,20 @@ void nuts::init_stepsize() {
   if (nom_epsilon_ == 0 || nom_epsilon_ > 1e7 || std::isnan(nom_epsilon_)) return;
 
   // Stan copies the whole ps_point and re-evaluates the gradient after each reset; restoring the
-  // cached log p and gradient gives the same values without the evaluation.
-  copy_to_sample(z_, 0.0, z_saved_);
-  auto restore = [this] {
-    backend_.copy(*z_saved_.q, *z_.q);
-    backend_.copy(*z_saved_.grad, *z_.grad);
-    z_.lp = z_saved_.lp;
+  // cached log p and gradient gives the same values without the evaluation. Between transitions
+  // z_propose_ is free, so it holds the saved state.
+  tree_sample& saved = z_propose_;
+  copy_to_sample(z_, 0.0, saved);
+  auto restore = [this, &saved] {
+    backend_.copy(*saved.q, *z_.q);
+    backend_.copy(*saved.grad, *z_.grad);
+    z_.lp = saved.lp;
   };
   auto one_step_delta_h = [this] {
     draw_momentum(z_);
-    compute_p_sharp(z_, *p_sharp_fwd_fwd_);
-    const double H0 = kinetic_energy(z_, *p_sharp_fwd_fwd_) - z_.lp;
+    const double H0 = kinetic_energy(z_) - z_.lp;
     z_.lp = backend_.leapfrog(nom_epsilon_, *z_.q, *z_.p, *z_.grad);
-    compute_p_sharp(z_, *p_sharp_fwd_fwd_);
-    double h = kinetic_energy(z_, *p_sharp_fwd_fwd_) - z_.lp;
+    double h = kinetic_energy(z_) - z_.lp;
     if (std::isnan(h)) h = infinity;
     return H0 - h;
   };

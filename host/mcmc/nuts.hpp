@@ -55,8 +55,9 @@ struct nuts_transition {
  *  rng::random_bits(seed, rng::stream::sampler, chain, k, 0) for the k-th uniform of the chain,
  *  so a chain's draws do not depend on how many chains or threads run beside it.
  *
- *  The virtual methods are the seams Stan's unit tests use (mock_hmc.hpp): the U-turn criterion,
- *  p_sharp = M⁻¹p (dtau_dp) and the kinetic energy (tau). */
+ *  The virtual methods are the seams Stan's unit tests use (mock_hmc.hpp): the U-turn criterion
+ *  and the kinetic energy (tau). Stan's third, p♯ = M⁻¹p (dtau_dp), is folded into both, since
+ *  p♯ is only ever dotted with another vector (backend::inv_metric_dot). */
 class nuts {
  public:
   /** @param[in,out] backend where the vectors live; must outlive this object
@@ -117,31 +118,29 @@ class nuts {
 
   /** Builds a subtree of depth @p depth (2^depth leapfrog steps unless it stops early) from @p z
    *  in direction @p sign (base_nuts::build_tree). "Begin" and "end" follow the integration order.
+   *  Stan also passes p♯ = M⁻¹p at both ends; here the criterion forms M⁻¹p when it needs it
+   *  (backend::inv_metric_dot), so only momenta are kept: two vectors fewer per tree level.
    *  @param[in] depth the subtree depth
    *  @param[in,out] z the state integrated from; on return the subtree's last state
    *  @param[out] z_propose the subtree's multinomial proposal
-   *  @param[out] p_sharp_beg, p_sharp_end M⁻¹p at the subtree's first and last states
    *  @param[in,out] rho the caller's momentum sum; the subtree's momenta are added
    *  @param[out] p_beg, p_end p at the subtree's first and last states
    *  @param[in] H0 the Hamiltonian at the start of the transition
    *  @param[in] sign +1 forward, -1 backward
    *  @param[in,out] n_leapfrog, log_sum_weight, sum_metro_prob the caller's accumulators
    *  @return false if the subtree diverged or turned (it must then be discarded) */
-  bool build_tree(int depth, phase_point& z, tree_sample& z_propose,
-                  detail::device_vector& p_sharp_beg, detail::device_vector& p_sharp_end,
-                  detail::device_vector& rho, detail::device_vector& p_beg,
-                  detail::device_vector& p_end, double H0, double sign, int& n_leapfrog,
-                  double& log_sum_weight, double& sum_metro_prob);
+  bool build_tree(int depth, phase_point& z, tree_sample& z_propose, detail::device_vector& rho,
+                  detail::device_vector& p_beg, detail::device_vector& p_end, double H0,
+                  double sign, int& n_leapfrog, double& log_sum_weight, double& sum_metro_prob);
 
-  /** The no-U-turn criterion: continue while p_sharp_minus·rho > 0 and p_sharp_plus·rho > 0
-   *  (base_nuts::compute_criterion). */
-  virtual bool compute_criterion(const detail::device_vector& p_sharp_minus,
-                                 const detail::device_vector& p_sharp_plus,
+  /** The no-U-turn criterion at the trajectory ends with momenta @p p_minus and @p p_plus:
+   *  continue while (M⁻¹p_minus)·rho > 0 and (M⁻¹p_plus)·rho > 0 (base_nuts::compute_criterion,
+   *  which takes the p♯ = M⁻¹p of the two ends). */
+  virtual bool compute_criterion(const detail::device_vector& p_minus,
+                                 const detail::device_vector& p_plus,
                                  const detail::device_vector& rho);
-  /** p_sharp = M⁻¹p at @p z (Stan's dtau_dp). */
-  virtual void compute_p_sharp(const phase_point& z, detail::device_vector& p_sharp);
-  /** The kinetic energy ½ p·M⁻¹p at @p z given its p_sharp (Stan's T / tau). */
-  virtual double kinetic_energy(const phase_point& z, const detail::device_vector& p_sharp);
+  /** The kinetic energy ½ p·M⁻¹p at @p z (Stan's T / tau). */
+  virtual double kinetic_energy(const phase_point& z);
 
   /** The next uniform(0, 1) of the chain's host stream. */
   double uniform();
@@ -152,11 +151,11 @@ class nuts {
   phase_point z_;  ///< the current state; during a transition, the forward end
 
  private:
-  /** Per-depth scratch vectors of build_tree, allocated the first time a depth is reached. */
+  /** Per-depth scratch vectors of build_tree, allocated the first time a depth is reached: six
+   *  vectors of length dim per level (bench/README.md, memory.sh). */
   struct tree_level {
-    std::unique_ptr<detail::device_vector> p_init_end, p_sharp_init_end, rho_init;
-    std::unique_ptr<detail::device_vector> p_final_beg, p_sharp_final_beg, rho_final;
-    std::unique_ptr<detail::device_vector> rho_subtree;
+    std::unique_ptr<detail::device_vector> p_init_end, rho_init;
+    std::unique_ptr<detail::device_vector> p_final_beg, rho_final;
     tree_sample z_propose_final;
   };
   tree_level& level(int depth);
@@ -179,13 +178,17 @@ class nuts {
   bool divergent_ = false;
   double energy_ = 0;
 
-  // Top-level bookkeeping of transition(), named as in base_nuts.
+  // Top-level bookkeeping of transition(), named as in base_nuts. z_propose_ also holds the
+  // saved state in init_stepsize, between transitions.
   phase_point z_bck_;
-  tree_sample z_sample_, z_propose_, z_saved_;
-  std::unique_ptr<detail::device_vector> p_fwd_fwd_, p_sharp_fwd_fwd_, p_fwd_bck_, p_sharp_fwd_bck_;
-  std::unique_ptr<detail::device_vector> p_bck_fwd_, p_sharp_bck_fwd_, p_bck_bck_, p_sharp_bck_bck_;
-  std::unique_ptr<detail::device_vector> rho_, rho_fwd_, rho_bck_, rho_extended_;
+  tree_sample z_sample_, z_propose_;
+  std::unique_ptr<detail::device_vector> p_fwd_fwd_, p_fwd_bck_, p_bck_fwd_, p_bck_bck_;
+  std::unique_ptr<detail::device_vector> rho_, rho_fwd_, rho_bck_;
   std::unique_ptr<detail::device_vector> zero_;  ///< stays zero: the source for zeroing
+  /// The momentum sums the U-turn checks take, in transition() and in build_tree. Each is formed
+  /// after the (sub)trees it sums have been built and used at once, so one vector serves the
+  /// top level and every depth (Stan has rho_extended and a rho_subtree per level).
+  std::unique_ptr<detail::device_vector> rho_scratch_;
   std::vector<std::unique_ptr<tree_level>> levels_;
 };
 

@@ -530,6 +530,14 @@ TEST(CudaBackend, VectorOperationsMatchCpu) {
         ASSERT_NEAR(ps_g[i], ps_c[i], (i < nd ? dense_rel : 2.3e-16) * scale + 1e-300)
             << mlabel << ": apply_inv_metric element " << i;
       }
+      // (M⁻¹x)·y, all the sampler asks of p♯ (kinetic energy, U-turn checks): the summands'
+      // magnitudes bound the difference of two summation orders.
+      const auto yh = to_host(*b.cpu, *yc);
+      double dot_scale = 0.0;
+      for (std::size_t i = 0; i < dim; ++i) dot_scale += std::fabs(ps_c[i] * yh[i]);
+      EXPECT_NEAR(b.cuda->inv_metric_dot(*xg, *yg), b.cpu->inv_metric_dot(*xc, *yc),
+                  (dense_rel + 1e-13) * dot_scale + 1e-300)
+          << mlabel << ": inv_metric_dot";
       for (std::uint64_t counter : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1} << 33}) {
         b.cpu->draw_momentum(2024, 3, counter, *cc);
         b.cuda->draw_momentum(2024, 3, counter, *cg);

@@ -1,7 +1,8 @@
 // The NUTS transition and the chain driver against shared/reference/stan_nuts.md §7.2-§7.4 and
 // Stan's src/test/unit/mcmc/hmc/nuts/base_nuts_test.cpp with its mock_hmc.hpp seams: a mock
-// backend whose integrator moves q by ε·p at constant momentum, and a sampler whose p_sharp is q
-// and whose kinetic energy is 0 (Stan's mock_hamiltonian).
+// backend whose integrator moves q by ε·p at constant momentum and labels each momentum with the
+// position of its state (Stan's test reads that label off p_sharp = q), and a sampler whose
+// kinetic energy is 0 (Stan's mock_hamiltonian).
 
 #include <gtest/gtest.h>
 
@@ -44,18 +45,26 @@ const std::vector<double>& val(const device_vector& x) {
 std::vector<double>& val(device_vector& x) { return static_cast<mock_vector&>(x).v; }
 
 /** Stan's mock_integrator (q += ε p, p constant) with a scripted log density: the k-th leapfrog
- *  step returns script[k] (0 once the script runs out). Momentum draws give a constant. */
+ *  step returns script[k] (0 once the script runs out). Momentum draws give a constant.
+ *  Stan's mock_hamiltonian makes p♯ = q so that the U-turn checks' inputs show which states they
+ *  compare; the sampler here hands the checks momenta, so with dim ≥ 2 the momentum carries that
+ *  label instead: p[1] is the position q[0] of its state (set by each leapfrog step, `draw_label`
+ *  for a drawn momentum), and the metric M⁻¹ = diag(1, 0, ...) keeps p[1] out of every dot
+ *  product, kinetic energy and U-turn check. */
 class mock_backend final : public detail::backend {
  public:
   explicit mock_backend(std::size_t dim, double momentum = 1.5)
       : dim_(dim), momentum_(momentum) {}
   std::vector<double> script;
   std::size_t n_leapfrog_calls = 0;
+  double draw_label = 0;  ///< p[1] of a drawn momentum: the position of the start state
+  std::size_t n_vectors_made = 0;
 
   backend_kind kind() const noexcept override { return backend_kind::cpu; }
   detail::backend_caps caps() const noexcept override { return {true, false}; }
   std::size_t dim() const noexcept override { return dim_; }
   std::unique_ptr<device_vector> make_vector() override {
+    ++n_vectors_made;
     return std::make_unique<mock_vector>(dim_);
   }
   double log_density_grad(const device_vector&, device_vector& grad) override {
@@ -64,13 +73,16 @@ class mock_backend final : public detail::backend {
   }
   void set_inv_metric(const detail::inv_metric&) override {}
   void apply_inv_metric(const device_vector& p, device_vector& p_sharp) override {
-    val(p_sharp) = val(p);
+    val(p_sharp).assign(dim_, 0.0);
+    val(p_sharp)[0] = val(p)[0];
   }
   void draw_momentum(std::uint64_t, std::uint64_t, std::uint64_t, device_vector& p) override {
     for (double& x : val(p)) x = momentum_;
+    if (dim_ >= 2) val(p)[1] = draw_label;
   }
   double leapfrog(double eps, device_vector& q, device_vector& p, device_vector&) override {
-    for (std::size_t i = 0; i < dim_; ++i) val(q)[i] += eps * val(p)[i];
+    val(q)[0] += eps * val(p)[0];
+    if (dim_ >= 2) val(p)[1] = val(q)[0];
     const std::size_t k = n_leapfrog_calls++;
     return k < script.size() ? script[k] : 0.0;
   }
@@ -107,36 +119,31 @@ class test_nuts : public nuts {
   phase_point& z() { return z_; }
 };
 
-/** Stan's mock_hamiltonian: p_sharp = q (so the recorded edges show positions) and T = 0. The
- *  criterion records its inputs and returns true except at the listed call indices. */
+/** Stan's mock_hamiltonian: T = 0 (mock_hamiltonian = true). The criterion records rho[0] and
+ *  the positions of the two states it compares (the label p[1] of their momenta, with a
+ *  mock_backend of dim 2; NaN with dim 1) and returns true except at the listed call indices. */
 class mock_nuts : public test_nuts {
  public:
   using test_nuts::test_nuts;
-  std::vector<double> rho_values, p_sharp_minus_values, p_sharp_plus_values;
+  std::vector<double> rho_values, minus_positions, plus_positions;
   std::vector<int> fail_at;
   bool mock_hamiltonian = true;
 
  protected:
-  bool compute_criterion(const device_vector& p_sharp_minus, const device_vector& p_sharp_plus,
+  bool compute_criterion(const device_vector& p_minus, const device_vector& p_plus,
                          const device_vector& rho) override {
     const int call = static_cast<int>(rho_values.size());
+    auto position = [](const device_vector& p) { return p.size() >= 2 ? val(p)[1] : NAN; };
     rho_values.push_back(val(rho)[0]);
-    p_sharp_minus_values.push_back(val(p_sharp_minus)[0]);
-    p_sharp_plus_values.push_back(val(p_sharp_plus)[0]);
+    minus_positions.push_back(position(p_minus));
+    plus_positions.push_back(position(p_plus));
     for (int f : fail_at) {
       if (f == call) return false;
     }
     return true;
   }
-  void compute_p_sharp(const phase_point& z, device_vector& p_sharp) override {
-    if (mock_hamiltonian) {
-      backend_.copy(*z.q, p_sharp);
-    } else {
-      nuts::compute_p_sharp(z, p_sharp);
-    }
-  }
-  double kinetic_energy(const phase_point& z, const device_vector& p_sharp) override {
-    return mock_hamiltonian ? 0.0 : nuts::kinetic_energy(z, p_sharp);
+  double kinetic_energy(const phase_point& z) override {
+    return mock_hamiltonian ? 0.0 : nuts::kinetic_energy(z);
   }
 };
 
@@ -144,13 +151,11 @@ class mock_nuts : public test_nuts {
 struct tree_args {
   explicit tree_args(detail::backend& b)
       : z_propose(tree_sample::make(b)),
-        p_sharp_begin(b.make_vector()),
-        p_sharp_end(b.make_vector()),
         rho(b.make_vector()),
         p_begin(b.make_vector()),
         p_end(b.make_vector()) {}
   tree_sample z_propose;
-  std::unique_ptr<device_vector> p_sharp_begin, p_sharp_end, rho, p_begin, p_end;
+  std::unique_ptr<device_vector> rho, p_begin, p_end;
   double log_sum_weight = -inf;
   int n_leapfrog = 0;
   double sum_metro_prob = 0;
@@ -159,6 +164,7 @@ struct tree_args {
 void set_start(mock_nuts& s, double q, double p) {
   val(*s.z().q)[0] = q;
   val(*s.z().p)[0] = p;
+  if (val(*s.z().p).size() >= 2) val(*s.z().p)[1] = q;  // the position label (mock_backend)
   s.z().lp = 0;
 }
 
@@ -166,7 +172,7 @@ void set_start(mock_nuts& s, double q, double p) {
 // Tree building with the mock (Stan's base_nuts_test)
 
 TEST(NutsBuildTree, ConstantMomentumDepth3) {
-  mock_backend backend(1);
+  mock_backend backend(2);
   mock_nuts sampler(backend, 0, 0);
   sampler.set_nominal_stepsize(1);
   sampler.sample_stepsize();
@@ -175,15 +181,14 @@ TEST(NutsBuildTree, ConstantMomentumDepth3) {
   val(*a.rho)[0] = 1.5;  // rho = z_init.p
   const double H0 = -0.1;
 
-  const bool valid = sampler.build_tree(3, sampler.z(), a.z_propose, *a.p_sharp_begin,
-                                        *a.p_sharp_end, *a.rho, *a.p_begin, *a.p_end, H0, 1,
+  const bool valid = sampler.build_tree(3, sampler.z(), a.z_propose, *a.rho, *a.p_begin, *a.p_end, H0, 1,
                                         a.n_leapfrog, a.log_sum_weight, a.sum_metro_prob);
   EXPECT_TRUE(valid);
   EXPECT_EQ(1.5 * (a.n_leapfrog + 1), val(*a.rho)[0]);
   EXPECT_EQ(1.5, val(*a.p_begin)[0]);
-  EXPECT_EQ(1.5, val(*a.p_sharp_begin)[0]);  // q after the first step
+  EXPECT_EQ(1.5, val(*a.p_begin)[1]);  // labelled with q after the first step
   EXPECT_EQ(1.5, val(*a.p_end)[0]);
-  EXPECT_EQ(12, val(*a.p_sharp_end)[0]);  // q after the eighth step
+  EXPECT_EQ(12, val(*a.p_end)[1]);  // q after the eighth step
   EXPECT_EQ(8 * 1.5, val(*sampler.z().q)[0]);
   EXPECT_EQ(1.5, val(*sampler.z().p)[0]);
   EXPECT_EQ(8, a.n_leapfrog);
@@ -193,14 +198,14 @@ TEST(NutsBuildTree, ConstantMomentumDepth3) {
 }
 
 TEST(NutsBuildTree, RhoAggregation) {
-  mock_backend backend(1);
+  mock_backend backend(2);
   mock_nuts sampler(backend, 0, 0);
   sampler.set_nominal_stepsize(1);
   sampler.sample_stepsize();
   set_start(sampler, 0, 1.5);
   tree_args a(backend);
   val(*a.rho)[0] = 1.5;
-  sampler.build_tree(3, sampler.z(), a.z_propose, *a.p_sharp_begin, *a.p_sharp_end, *a.rho,
+  sampler.build_tree(3, sampler.z(), a.z_propose, *a.rho,
                      *a.p_begin, *a.p_end, -0.1, 1, a.n_leapfrog, a.log_sum_weight,
                      a.sum_metro_prob);
 
@@ -215,15 +220,15 @@ TEST(NutsBuildTree, RhoAggregation) {
   EXPECT_EQ(sampler.rho_values, expected);
 }
 
-TEST(NutsBuildTree, RecordedPSharpEdgesInsideASubtree) {
-  // p_sharp = q, so the recorded edges are the positions of the states the checks compare.
-  mock_backend backend(1);
+TEST(NutsBuildTree, RecordedEdgesInsideASubtree) {
+  // The recorded edges are the positions of the states the checks compare.
+  mock_backend backend(2);
   mock_nuts sampler(backend, 0, 0);
   sampler.set_nominal_stepsize(1);
   sampler.sample_stepsize();
   set_start(sampler, 0, 1.5);
   tree_args a(backend);
-  sampler.build_tree(2, sampler.z(), a.z_propose, *a.p_sharp_begin, *a.p_sharp_end, *a.rho,
+  sampler.build_tree(2, sampler.z(), a.z_propose, *a.rho,
                      *a.p_begin, *a.p_end, 0, 1, a.n_leapfrog, a.log_sum_weight,
                      a.sum_metro_prob);
   const double m = 1.5;
@@ -232,29 +237,29 @@ TEST(NutsBuildTree, RecordedPSharpEdgesInsideASubtree) {
                                      2 * m};
   const std::vector<double> plus = {2 * m, 2 * m, 2 * m, 4 * m, 4 * m, 4 * m, 4 * m, 3 * m,
                                     4 * m};
-  EXPECT_EQ(sampler.p_sharp_minus_values, minus);
-  EXPECT_EQ(sampler.p_sharp_plus_values, plus);
+  EXPECT_EQ(sampler.minus_positions, minus);
+  EXPECT_EQ(sampler.plus_positions, plus);
 }
 
 TEST(NutsBuildTree, BackwardBuildMirrors) {
-  mock_backend backend(1);
+  mock_backend backend(2);
   mock_nuts sampler(backend, 0, 0);
   sampler.set_nominal_stepsize(1);
   sampler.sample_stepsize();
   set_start(sampler, 0, 1.5);
   tree_args a(backend);
-  sampler.build_tree(1, sampler.z(), a.z_propose, *a.p_sharp_begin, *a.p_sharp_end, *a.rho,
+  sampler.build_tree(1, sampler.z(), a.z_propose, *a.rho,
                      *a.p_begin, *a.p_end, 0, -1, a.n_leapfrog, a.log_sum_weight,
                      a.sum_metro_prob);
-  EXPECT_EQ(val(*a.p_sharp_begin)[0], -1.5);  // first state of the integration order
-  EXPECT_EQ(val(*a.p_sharp_end)[0], -3.0);
+  EXPECT_EQ(val(*a.p_begin)[1], -1.5);  // first state of the integration order
+  EXPECT_EQ(val(*a.p_end)[1], -3.0);
   EXPECT_EQ(val(*sampler.z().q)[0], -3.0);
   EXPECT_EQ(val(*a.rho)[0], 3.0);  // momenta are summed, not velocities
 }
 
 TEST(NutsBuildTree, DivergentLeafInvalidatesTheSubtree) {
   // Stan's divergence_test: V jumps relative to H0 = 0; only h - H0 > 1000 diverges.
-  mock_backend backend(1);
+  mock_backend backend(2);
   mock_nuts sampler(backend, 0, 0);
   sampler.set_nominal_stepsize(1);
   sampler.sample_stepsize();
@@ -262,8 +267,7 @@ TEST(NutsBuildTree, DivergentLeafInvalidatesTheSubtree) {
   backend.script = {750, 250, -750};  // log p, so h = 0 - log p
   tree_args a(backend);
   auto leaf = [&] {
-    return sampler.build_tree(0, sampler.z(), a.z_propose, *a.p_sharp_begin, *a.p_sharp_end,
-                              *a.rho, *a.p_begin, *a.p_end, 0, 1, a.n_leapfrog, a.log_sum_weight,
+    return sampler.build_tree(0, sampler.z(), a.z_propose, *a.rho, *a.p_begin, *a.p_end, 0, 1, a.n_leapfrog, a.log_sum_weight,
                               a.sum_metro_prob);
   };
   EXPECT_TRUE(leaf());
@@ -276,7 +280,7 @@ TEST(NutsBuildTree, DivergentLeafInvalidatesTheSubtree) {
 }
 
 TEST(NutsBuildTree, NonFiniteLogDensityIsAnInfinitePotential) {
-  mock_backend backend(1);
+  mock_backend backend(2);
   mock_nuts sampler(backend, 0, 0);
   sampler.set_nominal_stepsize(1);
   sampler.sample_stepsize();
@@ -284,8 +288,7 @@ TEST(NutsBuildTree, NonFiniteLogDensityIsAnInfinitePotential) {
   backend.script = {-inf};
   tree_args a(backend);
   a.log_sum_weight = 0;
-  EXPECT_FALSE(sampler.build_tree(0, sampler.z(), a.z_propose, *a.p_sharp_begin, *a.p_sharp_end,
-                                  *a.rho, *a.p_begin, *a.p_end, 0, 1, a.n_leapfrog,
+  EXPECT_FALSE(sampler.build_tree(0, sampler.z(), a.z_propose, *a.rho, *a.p_begin, *a.p_end, 0, 1, a.n_leapfrog,
                                   a.log_sum_weight, a.sum_metro_prob));
   EXPECT_TRUE(sampler.divergent());
   EXPECT_EQ(a.sum_metro_prob, 0.0);
@@ -297,7 +300,7 @@ TEST(NutsBuildTree, NonFiniteLogDensityIsAnInfinitePotential) {
 
 TEST(NutsTransition, RunsToMaxDepthWhenNothingStops) {
   for (int max_depth : {1, 2, 5, 10}) {
-    mock_backend backend(1);
+    mock_backend backend(2);
     mock_nuts sampler(backend, 7, 0);
     sampler.set_max_depth(max_depth);
     sampler.set_nominal_stepsize(1);
@@ -316,6 +319,27 @@ TEST(NutsTransition, RunsToMaxDepthWhenNothingStops) {
   }
 }
 
+TEST(NutsTransition, VectorsKeptPerTreeLevel) {
+  // The sampler's memory is vectors of length dim (bench/README.md, memory.sh). A transition that
+  // runs to depth d builds subtrees of depth 0 to d - 1, each level from 1 up keeping six: the
+  // momenta at the inner ends of its halves, their momentum sums, and the final half's proposal
+  // (q, ∇). Beside them: the current and backward states (q, p, ∇), the sample and the proposal
+  // (q, ∇), four edge momenta, three momentum sums, a zero vector and the U-turn checks'
+  // scratch: 19 (the mock's checks and kinetic energy never ask the backend for M⁻¹p, whose
+  // scratch the CPU backend shares with its leapfrog). Stan's layout, with p♯ beside every p and
+  // a momentum sum per level, would keep 9 per level and 25 beside them.
+  for (int max_depth : {1, 2, 5, 10}) {
+    mock_backend backend(2);
+    mock_nuts sampler(backend, 7, 0);
+    sampler.set_max_depth(max_depth);
+    sampler.set_nominal_stepsize(1);
+    set_start(sampler, 0, 1.5);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(sampler.transition().depth, max_depth);
+    EXPECT_EQ(backend.n_vectors_made, 19u + 6u * static_cast<std::size_t>(max_depth - 1))
+        << "max depth " << max_depth;
+  }
+}
+
 /** A seed whose uniforms 0 and 2 of chain 0 are > 0.5: with max depth 2 and no jitter, uniform 0
  *  is the first direction, uniform 1 the top-level multinomial draw and uniform 2 the second
  *  direction. */
@@ -331,7 +355,7 @@ std::uint64_t seed_with_two_forward_steps() {
 
 TEST(NutsTransition, EdgeMomentaAtTheTopLevel) {
   // Stan's transition_egde_momenta test, with a seed that extends forward twice.
-  mock_backend backend(1);
+  mock_backend backend(2);
   mock_nuts sampler(backend, seed_with_two_forward_steps(), 0);
   sampler.set_max_depth(2);
   sampler.set_nominal_stepsize(1);
@@ -345,25 +369,25 @@ TEST(NutsTransition, EdgeMomentaAtTheTopLevel) {
   EXPECT_EQ(sampler.uniform_draws(), 5u);
 
   const double m = 1.5;
-  ASSERT_EQ(sampler.p_sharp_minus_values.size(), 9u);
+  ASSERT_EQ(sampler.minus_positions.size(), 9u);
   // Depth 0 at the top level: the start (q = 0) and the first state.
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(sampler.p_sharp_minus_values[i], 0);
-    EXPECT_EQ(sampler.p_sharp_plus_values[i], m);
+    EXPECT_EQ(sampler.minus_positions[i], 0);
+    EXPECT_EQ(sampler.plus_positions[i], m);
   }
   // The depth-1 subtree {2m, 3m}.
   for (int i = 3; i < 6; ++i) {
-    EXPECT_EQ(sampler.p_sharp_minus_values[i], 2 * m);
-    EXPECT_EQ(sampler.p_sharp_plus_values[i], 3 * m);
+    EXPECT_EQ(sampler.minus_positions[i], 2 * m);
+    EXPECT_EQ(sampler.plus_positions[i], 3 * m);
   }
   // Depth 1 at the top level: whole trajectory, backward part + first new state, forward part +
   // last old state.
-  EXPECT_EQ(sampler.p_sharp_minus_values[6], 0);
-  EXPECT_EQ(sampler.p_sharp_plus_values[6], 3 * m);
-  EXPECT_EQ(sampler.p_sharp_minus_values[7], 0);
-  EXPECT_EQ(sampler.p_sharp_plus_values[7], 2 * m);
-  EXPECT_EQ(sampler.p_sharp_minus_values[8], m);
-  EXPECT_EQ(sampler.p_sharp_plus_values[8], 3 * m);
+  EXPECT_EQ(sampler.minus_positions[6], 0);
+  EXPECT_EQ(sampler.plus_positions[6], 3 * m);
+  EXPECT_EQ(sampler.minus_positions[7], 0);
+  EXPECT_EQ(sampler.plus_positions[7], 2 * m);
+  EXPECT_EQ(sampler.minus_positions[8], m);
+  EXPECT_EQ(sampler.plus_positions[8], 3 * m);
   // Top-level rho: 2m after the first step; then the whole 4m, and 3m for both extensions.
   EXPECT_EQ(sampler.rho_values[0], 2 * m);
   EXPECT_EQ(sampler.rho_values[6], 4 * m);
@@ -376,7 +400,7 @@ TEST(NutsTransition, DivergentSubtreeStopsTheTreeAndIsNeverSampled) {
   // Leaves 2-3 form the depth-1 subtree: leaf 2 has weight e^50, which would win any
   // multinomial draw, and leaf 3 diverges. The subtree must be discarded.
   for (std::uint64_t seed = 0; seed < 40; ++seed) {
-    mock_backend backend(1);
+    mock_backend backend(2);
     mock_nuts sampler(backend, seed, 0);
     sampler.mock_hamiltonian = false;
     sampler.set_nominal_stepsize(1);
@@ -396,7 +420,7 @@ TEST(NutsTransition, DivergentSubtreeStopsTheTreeAndIsNeverSampled) {
 TEST(NutsTransition, AcceptStatCountsTheRejectedSubtree) {
   // Leaf 1 log p 0 (Metropolis 1), leaf 2 log p -log 2 (0.5), leaf 3 -log 4 (0.25). The second
   // subtree turns (its internal check fails), so it is rejected, yet its steps are averaged in.
-  mock_backend backend(1);
+  mock_backend backend(2);
   mock_nuts sampler(backend, 3, 0);
   sampler.mock_hamiltonian = false;
   sampler.set_nominal_stepsize(1);
@@ -413,7 +437,7 @@ TEST(NutsTransition, AcceptStatCountsTheRejectedSubtree) {
 }
 
 TEST(NutsTransition, TopLevelUTurnCountsTheDepth) {
-  mock_backend backend(1);
+  mock_backend backend(2);
   mock_nuts sampler(backend, 3, 0);
   sampler.set_nominal_stepsize(1);
   set_start(sampler, 0, 1.5);
@@ -425,7 +449,7 @@ TEST(NutsTransition, TopLevelUTurnCountsTheDepth) {
 }
 
 TEST(NutsTransition, JitterStaysInRange) {
-  mock_backend backend(1);
+  mock_backend backend(2);
   mock_nuts sampler(backend, 5, 0);
   sampler.set_max_depth(1);
   sampler.set_nominal_stepsize(2);

@@ -91,6 +91,12 @@ void cpu_backend::apply_inv_metric(const device_vector& p, device_vector& p_shar
   for (std::size_t i = nd; i < dim_; ++i) out[i] = inv_metric_.diag[i - nd] * in[i];
 }
 
+double cpu_backend::inv_metric_dot(const device_vector& a, const device_vector& b) {
+  // The backend's own scratch: the base class would allocate another vector of length dim.
+  apply_inv_metric(a, p_sharp_scratch_);
+  return dot(p_sharp_scratch_, b);
+}
+
 void cpu_backend::draw_momentum(std::uint64_t seed, std::uint64_t chain, std::uint64_t counter,
                                 device_vector& p) {
   auto& out = values_of(p);

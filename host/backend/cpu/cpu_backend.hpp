@@ -42,6 +42,7 @@ class cpu_backend final : public backend {
   double log_density_grad(const device_vector& q, device_vector& grad) override;
   void set_inv_metric(const inv_metric& m) override;
   void apply_inv_metric(const device_vector& p, device_vector& p_sharp) override;
+  double inv_metric_dot(const device_vector& a, const device_vector& b) override;
   void draw_momentum(std::uint64_t seed, std::uint64_t chain, std::uint64_t counter,
                      device_vector& p) override;
   double leapfrog(double eps, device_vector& q, device_vector& p, device_vector& grad) override;
@@ -59,7 +60,7 @@ class cpu_backend final : public backend {
   inv_metric inv_metric_;
   std::vector<double> dense_upper_cholesky_;  ///< U with inv_metric dense block = UᵀU
   std::size_t n_evaluations_ = 0;
-  cpu_vector p_sharp_scratch_;                ///< M⁻¹p inside leapfrog
+  cpu_vector p_sharp_scratch_;                ///< M⁻¹p inside leapfrog and inv_metric_dot
 };
 
 }  // namespace hbglm::detail
