@@ -7,14 +7,14 @@
 # binary: floor = n (8p + 8 + 4K) bytes, the X, y and group-index bytes a gradient reads
 # (ARCHITECTURE §9; p = 48, K = 9 here: 428 B per row, as in bench/grad_eval). At the largest n
 # it also runs 4 chains (chains share the design and the model, so the extra peak should be the
-# chains' own vectors: eta and r per observation, and the sampler's vectors of length dim, of
-# which a chain keeps about 30 plus 9 per tree level reached (host/mcmc/nuts.cpp);
+# chains' own vectors: eta and r per observation, and the sampler's vectors of length dim,
+# of which a chain's sampler keeps 19 plus 6 per tree level reached (host/mcmc/nuts.hpp);
 # 4ch_extra = 4-chain peak - 1-chain peak).
 #
 #   bench/memory.sh [HBGLM_BINARY] [N ...]     (defaults: build/cpu/hbglm, 100000 300000 1000000)
 #   WORK=dir (default bench/out/memory)  CHAINS4=0 skips the 4-chain line
 #   MAX_DEPTH=4: caps the tree depth so that the early warmup iterations of a 1M-row run stay
-#   short. The data's part of the peak does not depend on it; the chains' part does (9 vectors
+#   short. The data's part of the peak does not depend on it; the chains' part does (6 vectors
 #   of length dim per level).
 #
 # Needs GNU time (/usr/bin/time, Debian package `time`). Prints a table; also writes

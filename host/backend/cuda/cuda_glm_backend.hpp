@@ -72,9 +72,10 @@ double assemble_sums(const model& m, const model_layout& layout, const double* s
  *  the dense metric. An estimate for the up-front memory check. */
 std::size_t per_chain_bytes(const model_layout& layout);
 
-/** Vectors of length dim a NUTS chain holds at most (nuts.hpp: the state, the top-level
- *  bookkeeping, and 9 per tree depth up to depth 10), rounded up. */
-constexpr std::size_t n_sampler_vectors = 128;
+/** Vectors of length dim a NUTS chain holds at most at the default maximum depth 10 (nuts.hpp:
+ *  19 for the state and the top-level bookkeeping, 6 per tree level from 1 to 9, and
+ *  inv_metric_dot's scratch: 74), rounded up. */
+constexpr std::size_t n_sampler_vectors = 96;
 
 /** The CUDA implementation of the backend seam for a GLM model. One instance per chain, with its
  *  own stream and library handles; the model's device data is shared between instances. */
