@@ -459,6 +459,14 @@ double log_gamma_ratio(double a, double b) {
          log_gamma_stirling_remainder(a + b) - log_gamma_stirling_remainder(a);
 }
 
+/** log(upper - lower) for lower < upper, also where the difference overflows
+ *  (uniform(-1e308, 1e308)): then as log 2 + log(upper/2 - lower/2). */
+double log_width(double lower, double upper) {
+  const double width = upper - lower;
+  if (std::isfinite(width)) return std::log(width);
+  return k_log_2 + std::log(0.5 * upper - 0.5 * lower);
+}
+
 /** log(1 / B(a, b)) = lgamma(a + b) - lgamma(a) - lgamma(b), for b small or a small. */
 double log_inverse_beta(double a, double b) {
   const double big = std::max(a, b);
@@ -613,7 +621,6 @@ double prior_log_density(const prior_distribution& d, double x, double* d_dx) {
       const double nu = a[0];
       const double sigma = a[2];
       const double z = (x - a[1]) / sigma;
-      // log_gamma_ratio rather than two lgamma calls keeps large nu accurate.
       // log(1 + z^2/nu); once z^2/nu overflows (nu near zero, or |z| beyond 1e154) it is
       // log(nu + z^2) - log(nu), with log(nu + z^2) = 2 log|z| + log1p(nu/z^2) so that z^2 itself
       // never has to be formed.
@@ -623,6 +630,7 @@ double prior_log_density(const prior_distribution& d, double x, double* d_dx) {
           std::isinf(z2_over_nu)
               ? 2.0 * std::log(abs_z) + std::log1p(nu / abs_z / abs_z) - std::log(nu)
               : std::log1p(z2_over_nu);
+      // log_gamma_ratio rather than two lgamma calls keeps large nu accurate.
       lp = log_gamma_ratio(0.5 * nu, 0.5) - 0.5 * (std::log(nu) + k_log_pi) - std::log(sigma) -
            0.5 * (nu + 1.0) * log_kernel;
       grad = -(nu + 1.0) * z / (sigma * (nu + z * z));
@@ -665,8 +673,7 @@ double prior_log_density(const prior_distribution& d, double x, double* d_dx) {
       break;
     case prior_family::uniform:
       need(2);
-      // 1/(b - a) as 1/(2 (b/2 - a/2)): b - a overflows for uniform(-1e308, 1e308).
-      lp = (x < a[0] || x > a[1]) ? -k_inf : -k_log_2 - std::log(0.5 * a[1] - 0.5 * a[0]);
+      lp = (x < a[0] || x > a[1]) ? -k_inf : -log_width(a[0], a[1]);
       break;
     case prior_family::lkj:
       break;  // handled above
@@ -709,9 +716,9 @@ double prior_log_mass_above_zero(const prior_distribution& d) {
                           ") has no mass above zero, so it cannot be a prior on a positive "
                           "parameter (sd or sigma)");
       }
-      // Halves, so that upper - lower cannot overflow; logs, so that the ratio cannot underflow.
-      return std::log(0.5 * upper - 0.5 * std::max(lower, 0.0)) -
-             std::log(0.5 * upper - 0.5 * lower);
+      // A difference of logs, so that the ratio cannot underflow; upper - max(lower, 0) cannot
+      // overflow (both terms have the same sign or one is zero).
+      return std::log(upper - std::max(lower, 0.0)) - log_width(lower, upper);
     }
     case prior_family::lkj:
       throw std::logic_error("prior_log_mass_above_zero: lkj is not a univariate distribution");

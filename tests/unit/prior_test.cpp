@@ -601,6 +601,8 @@ TEST(prior_mass_above_zero, extreme_arguments_stay_finite_and_accurate) {
                   -0.5108256237659906832055141, k_mass_rel_tol);
   expect_rel_near(prior_log_mass_above_zero(dist(prior_family::uniform, {-1e20, 1e-300})),
                   -736.8272297580946188606982, k_mass_rel_tol);
+  expect_rel_near(prior_log_mass_above_zero(dist(prior_family::uniform, {-1, 5e-324})),
+                  std::log(5e-324), k_mass_rel_tol);  // the smallest subnormal above zero
 }
 
 TEST(prior_density, extreme_arguments_stay_finite) {
