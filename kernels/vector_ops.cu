@@ -82,6 +82,21 @@ __global__ void dot_partials_kernel(std::size_t n, const double* a, const double
   if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
+__global__ void inv_metric_dot_partials_kernel(std::size_t n, std::size_t n_dense,
+                                               const double* dense_sharp, const double* diag,
+                                               const double* a, const double* b,
+                                               double* partials) {
+  using block_reduce = cub::BlockReduce<double, reduce_block_size>;
+  __shared__ typename block_reduce::TempStorage storage;
+  double local = 0.0;
+  for (std::size_t i = first_index(); i < n; i += grid_stride()) {
+    const double sharp = i < n_dense ? dense_sharp[i] : __dmul_rn(diag[i - n_dense], a[i]);
+    local = __dadd_rn(local, __dmul_rn(sharp, b[i]));
+  }
+  const double total = block_reduce(storage).Sum(local);
+  if (threadIdx.x == 0) partials[blockIdx.x] = total;
+}
+
 __global__ void dot_final_kernel(int n_partials, const double* partials, double* out) {
   using block_reduce = cub::BlockReduce<double, reduce_block_size>;
   __shared__ typename block_reduce::TempStorage storage;
@@ -147,6 +162,16 @@ void launch_dot(std::size_t n, const double* a, const double* b, double* partial
   const auto s = static_cast<cudaStream_t>(stream);
   const int grid = dot_partials(n);
   dot_partials_kernel<<<grid, reduce_block_size, 0, s>>>(n, a, b, partials);
+  dot_final_kernel<<<1, reduce_block_size, 0, s>>>(grid, partials, out);
+}
+
+void launch_inv_metric_dot(std::size_t n, std::size_t n_dense, const double* dense_sharp,
+                           const double* diag, const double* a, const double* b, double* partials,
+                           double* out, void* stream) {
+  const auto s = static_cast<cudaStream_t>(stream);
+  const int grid = dot_partials(n);
+  inv_metric_dot_partials_kernel<<<grid, reduce_block_size, 0, s>>>(n, n_dense, dense_sharp, diag,
+                                                                     a, b, partials);
   dot_final_kernel<<<1, reduce_block_size, 0, s>>>(grid, partials, out);
 }
 

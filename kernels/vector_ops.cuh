@@ -56,4 +56,13 @@ int dot_partials(std::size_t n);
 void launch_dot(std::size_t n, const double* a, const double* b, double* partials, double* out,
                 void* stream);
 
+/** *out = Σ s[i] b[i] with s = M⁻¹a: s[i] = dense_sharp[i] for i < n_dense (the dense block's
+ *  product, formed by the caller) and diag[i - n_dense] a[i] beyond. The same grid, products and
+ *  reduction as launch_scale followed by launch_dot, so the same bits, without writing s.
+ *  @param partials device scratch of dot_partials(n) doubles
+ *  @param out device, one double */
+void launch_inv_metric_dot(std::size_t n, std::size_t n_dense, const double* dense_sharp,
+                           const double* diag, const double* a, const double* b, double* partials,
+                           double* out, void* stream);
+
 }  // namespace hbglm::kernels

@@ -386,6 +386,27 @@ void cuda_glm_backend::apply_inv_metric(const device_vector& p, device_vector& p
   HBGLM_CUDA_CHECK_LAUNCH();
 }
 
+double cuda_glm_backend::inv_metric_dot(const device_vector& a, const device_vector& b) {
+  if (dim_ == 0) return 0.0;
+  const double* av = values_of(a);
+  const std::size_t nd = n_dense_;
+  if (nd > 0) {
+    // The dense block's M⁻¹a as apply_inv_metric forms it; p_sharp_dense_ is free between
+    // leapfrog steps.
+    const double one = 1.0, zero = 0.0;
+    const int n = static_cast<int>(nd);
+    HBGLM_CUDA_CHECK(cublasDgemv(ctx_.cublas(), CUBLAS_OP_N, n, n, &one, metric_dense_.get(), n,
+                                 av, 1, &zero, p_sharp_dense_.get(), 1));
+  }
+  kernels::launch_inv_metric_dot(dim_, nd, p_sharp_dense_.get(), metric_diag_.get(), av,
+                                 values_of(b), dot_partials_.get(), dot_out_.get(), stream());
+  HBGLM_CUDA_CHECK_LAUNCH();
+  HBGLM_CUDA_CHECK(cudaMemcpyAsync(dot_host_.get(), dot_out_.get(), sizeof(double),
+                                   cudaMemcpyDeviceToHost, ctx_.stream()));
+  ctx_.synchronize();
+  return dot_host_[0];
+}
+
 void cuda_glm_backend::draw_momentum(std::uint64_t seed, std::uint64_t chain,
                                      std::uint64_t counter, device_vector& p) {
   double* out = values_of(p);

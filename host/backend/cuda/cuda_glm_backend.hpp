@@ -73,8 +73,8 @@ double assemble_sums(const model& m, const model_layout& layout, const double* s
 std::size_t per_chain_bytes(const model_layout& layout);
 
 /** Vectors of length dim a NUTS chain holds at most at the default maximum depth 10 (nuts.hpp:
- *  19 for the state and the top-level bookkeeping, 6 per tree level from 1 to 9, and
- *  inv_metric_dot's scratch: 74), rounded up. */
+ *  19 for the state and the top-level bookkeeping and 6 per tree level from 1 to 9: 73), rounded
+ *  up. */
 constexpr std::size_t n_sampler_vectors = 96;
 
 /** The CUDA implementation of the backend seam for a GLM model. One instance per chain, with its
@@ -93,6 +93,9 @@ class cuda_glm_backend final : public backend {
   double log_density_grad(const device_vector& q, device_vector& grad) override;
   void set_inv_metric(const inv_metric& m) override;
   void apply_inv_metric(const device_vector& p, device_vector& p_sharp) override;
+  /** One fused reduction (kernels::launch_inv_metric_dot) after the dense block's gemv: the
+   *  bits of apply_inv_metric then dot, without the vector between them. */
+  double inv_metric_dot(const device_vector& a, const device_vector& b) override;
   void draw_momentum(std::uint64_t seed, std::uint64_t chain, std::uint64_t counter,
                      device_vector& p) override;
   double leapfrog(double eps, device_vector& q, device_vector& p, device_vector& grad) override;
