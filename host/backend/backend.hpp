@@ -90,7 +90,7 @@ class backend {
   virtual std::size_t n_evaluations() const noexcept { return 0; }
 
  private:
-  std::unique_ptr<device_vector> inv_metric_scratch_;  ///< inv_metric_dot's M⁻¹b, made on first use
+  std::unique_ptr<device_vector> inv_metric_scratch_;  ///< inv_metric_dot's M⁻¹a, made on first use
 };
 
 }  // namespace hbglm::detail
