@@ -159,6 +159,11 @@ struct tree_args {
   double log_sum_weight = -inf;
   int n_leapfrog = 0;
   double sum_metro_prob = 0;
+  /** sampler.build_tree from the sampler's current state with these arguments. */
+  bool build(test_nuts& sampler, int depth, double H0, double sign) {
+    return sampler.build_tree(depth, sampler.z(), z_propose, *rho, *p_begin, *p_end, H0, sign,
+                              n_leapfrog, log_sum_weight, sum_metro_prob);
+  }
 };
 
 void set_start(mock_nuts& s, double q, double p) {
@@ -181,8 +186,7 @@ TEST(NutsBuildTree, ConstantMomentumDepth3) {
   val(*a.rho)[0] = 1.5;  // rho = z_init.p
   const double H0 = -0.1;
 
-  const bool valid = sampler.build_tree(3, sampler.z(), a.z_propose, *a.rho, *a.p_begin, *a.p_end, H0, 1,
-                                        a.n_leapfrog, a.log_sum_weight, a.sum_metro_prob);
+  const bool valid = a.build(sampler, 3, H0, 1);
   EXPECT_TRUE(valid);
   EXPECT_EQ(1.5 * (a.n_leapfrog + 1), val(*a.rho)[0]);
   EXPECT_EQ(1.5, val(*a.p_begin)[0]);
@@ -205,9 +209,7 @@ TEST(NutsBuildTree, RhoAggregation) {
   set_start(sampler, 0, 1.5);
   tree_args a(backend);
   val(*a.rho)[0] = 1.5;
-  sampler.build_tree(3, sampler.z(), a.z_propose, *a.rho,
-                     *a.p_begin, *a.p_end, -0.1, 1, a.n_leapfrog, a.log_sum_weight,
-                     a.sum_metro_prob);
+  a.build(sampler, 3, -0.1, 1);
 
   const double m = 1.5;
   const std::vector<double> expected = {
@@ -228,9 +230,7 @@ TEST(NutsBuildTree, RecordedEdgesInsideASubtree) {
   sampler.sample_stepsize();
   set_start(sampler, 0, 1.5);
   tree_args a(backend);
-  sampler.build_tree(2, sampler.z(), a.z_propose, *a.rho,
-                     *a.p_begin, *a.p_end, 0, 1, a.n_leapfrog, a.log_sum_weight,
-                     a.sum_metro_prob);
+  a.build(sampler, 2, 0, 1);
   const double m = 1.5;
   // States at q = 1, 2, 3, 4 (×m). Depth-1 subtrees {1,2} and {3,4}, then the depth-2 tree.
   const std::vector<double> minus = {1 * m, 1 * m, 1 * m, 3 * m, 3 * m, 3 * m, 1 * m, 1 * m,
@@ -248,9 +248,7 @@ TEST(NutsBuildTree, BackwardBuildMirrors) {
   sampler.sample_stepsize();
   set_start(sampler, 0, 1.5);
   tree_args a(backend);
-  sampler.build_tree(1, sampler.z(), a.z_propose, *a.rho,
-                     *a.p_begin, *a.p_end, 0, -1, a.n_leapfrog, a.log_sum_weight,
-                     a.sum_metro_prob);
+  a.build(sampler, 1, 0, -1);
   EXPECT_EQ(val(*a.p_begin)[1], -1.5);  // first state of the integration order
   EXPECT_EQ(val(*a.p_end)[1], -3.0);
   EXPECT_EQ(val(*sampler.z().q)[0], -3.0);
@@ -266,10 +264,7 @@ TEST(NutsBuildTree, DivergentLeafInvalidatesTheSubtree) {
   set_start(sampler, 0, 1.5);
   backend.script = {750, 250, -750};  // log p, so h = 0 - log p
   tree_args a(backend);
-  auto leaf = [&] {
-    return sampler.build_tree(0, sampler.z(), a.z_propose, *a.rho, *a.p_begin, *a.p_end, 0, 1, a.n_leapfrog, a.log_sum_weight,
-                              a.sum_metro_prob);
-  };
+  auto leaf = [&] { return a.build(sampler, 0, 0, 1); };
   EXPECT_TRUE(leaf());
   EXPECT_FALSE(sampler.divergent());
   EXPECT_TRUE(leaf());
@@ -288,8 +283,7 @@ TEST(NutsBuildTree, NonFiniteLogDensityIsAnInfinitePotential) {
   backend.script = {-inf};
   tree_args a(backend);
   a.log_sum_weight = 0;
-  EXPECT_FALSE(sampler.build_tree(0, sampler.z(), a.z_propose, *a.rho, *a.p_begin, *a.p_end, 0, 1, a.n_leapfrog,
-                                  a.log_sum_weight, a.sum_metro_prob));
+  EXPECT_FALSE(a.build(sampler, 0, 0, 1));
   EXPECT_TRUE(sampler.divergent());
   EXPECT_EQ(a.sum_metro_prob, 0.0);
   EXPECT_EQ(a.log_sum_weight, 0.0);  // weight exp(-inf) = 0 leaves the sum unchanged
