@@ -12,10 +12,12 @@
 #include <iomanip>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <thread>
 
+#include "api/chain_memory.hpp"
 #include "backend/registry.hpp"
 #include "hbglm/error.hpp"
 #include "io/cmdstan_writer.hpp"
@@ -198,9 +200,31 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
   }
 
   const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
-  const int n_threads = std::min(options.chains, options.threads > 0
-                                                     ? options.threads
-                                                     : static_cast<int>(hardware));
+  int n_threads = std::min(options.chains,
+                           options.threads > 0 ? options.threads : static_cast<int>(hardware));
+  if (options.threads == 0 && options.backend == backend_kind::cpu) {
+    // Automatic: no more chains at once than the available memory holds at the deepest trees
+    // (a 10M-row model's chains take about 2 GB each at depth 10), rather than run out of it.
+    const std::size_t n_dense = options.nuts.metric == metric_kind::dense        ? m.dim()
+                                : options.nuts.metric == metric_kind::dense_diag ? m.n_globals()
+                                                                                 : 0;
+    const std::size_t per_chain = detail::cpu_chain_bytes(
+        p.design_ptr->n_obs, m.dim(), options.nuts.max_depth, n_dense);
+    const std::optional<std::size_t> available = detail::available_memory_bytes();
+    const int fitting =
+        detail::automatic_chains_at_once(options.chains, hardware, per_chain, available);
+    if (fitting < n_threads) {
+      std::ostringstream note;
+      note << std::fixed << std::setprecision(1) << "note: running " << fitting
+           << (fitting == 1 ? " chain" : " chains") << " at a time, not " << n_threads
+           << ": each can hold " << static_cast<double>(per_chain) / 1e9
+           << " GB at tree depth " << options.nuts.max_depth << " and "
+           << static_cast<double>(*available) / 1e9
+           << " GB of memory is available (--threads N sets the number)\n";
+      log << note.str();
+      n_threads = fitting;
+    }
+  }
   std::vector<std::exception_ptr> failures(static_cast<std::size_t>(options.chains));
   std::vector<std::size_t> evaluations(static_cast<std::size_t>(options.chains), 0);
   std::vector<mcmc::chain_result> chain_results(static_cast<std::size_t>(options.chains));

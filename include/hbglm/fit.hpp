@@ -29,7 +29,9 @@ group_effects_output parse_group_effects_output(const std::string& text);
 struct fit_options {
   nuts_options nuts;
   int chains = 4;                 ///< ≥ 1
-  int threads = 0;                ///< chains run at once; 0: min(chains, hardware threads)
+  /// Chains run at once; 0: min(chains, hardware threads), lowered on the CPU backend so that
+  /// the chains fit in the available memory (host/api/chain_memory.hpp; a note goes to the log).
+  int threads = 0;
   backend_kind backend = backend_kind::cpu;
   std::string output_dir = ".";   ///< created if missing
   std::string output_prefix = "hbglm";  ///< files <output_dir>/<prefix>_<chain>.csv, 1-based

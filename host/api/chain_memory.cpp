@@ -1,0 +1,46 @@
+#include "api/chain_memory.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace hbglm::detail {
+
+std::size_t cpu_chain_bytes(std::size_t n_obs, std::size_t dim, int max_depth,
+                            std::size_t n_dense) {
+  constexpr std::size_t k_sampler_vectors = 19;       // beside the tree levels (nuts.hpp)
+  constexpr std::size_t k_vectors_per_level = 6;      // levels 1 to max_depth - 1 (nuts.hpp)
+  constexpr std::size_t k_adaptation_vectors = 10;    // Welford sums, metric, backend scratch, ...
+  const std::size_t levels = max_depth > 1 ? static_cast<std::size_t>(max_depth - 1) : 0;
+  const std::size_t vectors = k_sampler_vectors + k_vectors_per_level * levels +
+                              k_adaptation_vectors;
+  return 8 * dim * vectors + 16 * n_obs + 3 * 8 * n_dense * n_dense;
+}
+
+int automatic_chains_at_once(int chains, unsigned hardware_threads, std::size_t bytes_per_chain,
+                             std::optional<std::size_t> available_bytes) {
+  int n = std::max(1, std::min(chains, static_cast<int>(std::max(1u, hardware_threads))));
+  if (available_bytes && bytes_per_chain > 0) {
+    const auto fit = static_cast<std::size_t>(0.9 * static_cast<double>(*available_bytes)) /
+                     bytes_per_chain;
+    n = std::min(n, static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(fit, 1024))));
+  }
+  return n;
+}
+
+std::optional<std::size_t> available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    if (line.rfind("MemAvailable:", 0) != 0) continue;
+    std::istringstream fields(line.substr(13));
+    std::size_t kb = 0;
+    std::string unit;
+    if (fields >> kb >> unit && unit == "kB") return kb * 1024;
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace hbglm::detail

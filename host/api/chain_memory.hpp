@@ -1,0 +1,27 @@
+#pragma once
+/** @file How many chains to run at once when the user leaves --threads automatic: as many as
+ *  there are hardware threads, but no more than the memory available can hold, since each chain
+ *  on the CPU backend keeps its sampler's vectors in host memory (bench/README.md, memory.sh). */
+
+#include <cstddef>
+#include <optional>
+
+namespace hbglm::detail {
+
+/** Host bytes one CPU-backend chain holds beside the shared data, at its deepest: eta and r
+ *  (16 B per observation), the sampler's 19 vectors of length dim plus 6 per tree level
+ *  (host/mcmc/nuts.hpp) at @p max_depth, about 10 more for the adaptation and the backend, and
+ *  three n_dense² matrices for a dense metric block (estimator, metric, Cholesky factor). */
+std::size_t cpu_chain_bytes(std::size_t n_obs, std::size_t dim, int max_depth,
+                            std::size_t n_dense);
+
+/** min(@p chains, @p hardware_threads), lowered (to 1 at least) so that that many chains of
+ *  @p bytes_per_chain fit in 90% of @p available_bytes; no limit when the available memory is
+ *  unknown. */
+int automatic_chains_at_once(int chains, unsigned hardware_threads, std::size_t bytes_per_chain,
+                             std::optional<std::size_t> available_bytes);
+
+/** MemAvailable of /proc/meminfo (Linux), in bytes; nothing where it cannot be read. */
+std::optional<std::size_t> available_memory_bytes();
+
+}  // namespace hbglm::detail
