@@ -47,6 +47,7 @@
 #include "backend/cpu/glm_cpu_density.hpp"
 #include "hbglm/error.hpp"
 #include "hbglm/problem.hpp"
+#include "bench/bench_common.hpp"
 #include "hbglm/simulate.hpp"
 // The bench target's include path has host/ but not the project root: reach kernels/ relatively.
 #include "kernels/glm_family.cuh"
@@ -55,11 +56,10 @@
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
+using hbglm::bench::clock_type;
+using hbglm::bench::fixed_q;
+using hbglm::bench::median;
+using hbglm::bench::seconds_since;
 
 /// The team's rstanarm measurements (ARCHITECTURE §1): ms per gradient at n = 30k and 300k.
 constexpr double stan_ms_30k = 13.0;
@@ -153,12 +153,6 @@ std::string cpu_model() {
 /// it waited for a core: on a shared, oversubscribed machine the wall time is that plus noise.
 double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size();
-  return m == 0 ? 0.0 : m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
-}
-
 /// Median wall and processor time of f(), in seconds: a warm-up (one call, more while under
 /// 0.1 s), then at least min_reps calls and at least min_seconds.
 struct timing {
@@ -181,16 +175,6 @@ timing time_median(const std::function<void()>& f, const options& o) {
     wall.push_back(seconds_since(t0));
   }
   return {median(wall), median(cpu), static_cast<int>(wall.size())};
-}
-
-/// The fixed evaluation point: q_i uniform on (-2, 2), Stan's default initialization.
-std::vector<double> fixed_q(std::size_t dim, std::uint64_t seed) {
-  std::vector<double> q(dim);
-  for (std::size_t i = 0; i < dim; ++i) {
-    const std::uint64_t bits = hbglm::rng::random_bits(seed, hbglm::rng::stream::init, 0, 0, i);
-    q[i] = -2.0 + 4.0 * hbglm::rng::uniform_open(bits);
-  }
-  return q;
 }
 
 /// max_i |a_i - b_i| / max(1, |a_i|, |b_i|).

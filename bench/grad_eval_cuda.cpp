@@ -49,17 +49,17 @@
 #include "hbglm/backend.hpp"
 #include "hbglm/error.hpp"
 #include "hbglm/problem.hpp"
+#include "bench/bench_common.hpp"
 #include "hbglm/simulate.hpp"
 // The bench target's include path has host/ but not the project root: reach kernels/ relatively.
 #include "../kernels/rng.cuh"
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
+using hbglm::bench::clock_type;
+using hbglm::bench::fixed_q;
+using hbglm::bench::median;
+using hbglm::bench::seconds_since;
 
 /** Free device memory through the CUDA driver API, loaded with dlopen: the bench is compiled by
  *  the host compiler without the CUDA include path, and the CPU-only build has no CUDA at all.
@@ -201,12 +201,6 @@ options parse_args(int argc, char** argv) {
   return o;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size();
-  return m == 0 ? 0.0 : m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
-}
-
 /// Median wall time of f() in seconds: one warm-up call, then at least min_reps calls and at
 /// least min_seconds.
 double time_median(const std::function<void()>& f, int min_reps, double min_seconds) {
@@ -219,16 +213,6 @@ double time_median(const std::function<void()>& f, int min_reps, double min_seco
     wall.push_back(seconds_since(t0));
   }
   return median(wall);
-}
-
-/// The fixed evaluation point: q_i uniform on (-2, 2), Stan's default initialization.
-std::vector<double> fixed_q(std::size_t dim, std::uint64_t seed) {
-  std::vector<double> q(dim);
-  for (std::size_t i = 0; i < dim; ++i) {
-    const std::uint64_t bits = hbglm::rng::random_bits(seed, hbglm::rng::stream::init, 0, 0, i);
-    q[i] = -2.0 + 4.0 * hbglm::rng::uniform_open(bits);
-  }
-  return q;
 }
 
 struct result {
