@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 
 namespace hbglm::detail {
 
@@ -21,7 +22,11 @@ std::size_t cpu_chain_bytes(std::size_t n_obs, std::size_t dim, int max_depth,
 int automatic_chains_at_once(int chains, unsigned hardware_threads, std::size_t bytes_per_chain,
                              std::optional<std::size_t> available_bytes);
 
-/** MemAvailable of /proc/meminfo (Linux), in bytes; nothing where it cannot be read. */
+/** The environment's HBGLM_AVAILABLE_MEMORY (bytes) where it is set to a number, else
+ *  MemAvailable of /proc/meminfo (Linux), in bytes; nothing where neither can be read. */
 std::optional<std::size_t> available_memory_bytes();
+
+/** "2.4 GB", "310 MB", "12 kB" (powers of 1000). */
+std::string format_bytes(std::size_t bytes);
 
 }  // namespace hbglm::detail

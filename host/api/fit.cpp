@@ -214,14 +214,11 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
     const int fitting =
         detail::automatic_chains_at_once(options.chains, hardware, per_chain, available);
     if (fitting < n_threads) {
-      std::ostringstream note;
-      note << std::fixed << std::setprecision(1) << "note: running " << fitting
-           << (fitting == 1 ? " chain" : " chains") << " at a time, not " << n_threads
-           << ": each can hold " << static_cast<double>(per_chain) / 1e9
-           << " GB at tree depth " << options.nuts.max_depth << " and "
-           << static_cast<double>(*available) / 1e9
-           << " GB of memory is available (--threads N sets the number)\n";
-      log << note.str();
+      log << "note: running " << fitting << (fitting == 1 ? " chain" : " chains")
+          << " at a time, not " << n_threads << ": each can hold "
+          << detail::format_bytes(per_chain) << " at tree depth " << options.nuts.max_depth
+          << " and " << detail::format_bytes(*available)
+          << " of memory is available (--threads N sets the number)\n";
       n_threads = fitting;
     }
   }

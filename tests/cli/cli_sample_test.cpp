@@ -89,6 +89,32 @@ TEST(CliSample, SameSeedGivesIdenticalFilesWhateverTheThreads) {
   fs::remove_all(b);
 }
 
+TEST(CliSample, ChainsAtOnceFollowTheAvailableMemory) {
+  // With (a budget of) almost no memory available, the automatic --threads runs one chain at a
+  // time and says so; an explicit --threads is obeyed without a note. The draws are the same
+  // either way (SameSeedGivesIdenticalFilesWhateverTheThreads).
+  if (std::thread::hardware_concurrency() < 2) {
+    GTEST_SKIP() << "one hardware thread: nothing to cap";
+  }
+  const fs::path a = fresh_dir("mem_a"), b = fresh_dir("mem_b");
+  ::setenv("HBGLM_AVAILABLE_MEMORY", "1000", 1);
+  const auto capped = run(small_run + " --output-dir " + a.string());
+  const auto explicit_threads = run(small_run + " --threads 3 --output-dir " + b.string());
+  ::unsetenv("HBGLM_AVAILABLE_MEMORY");
+  ASSERT_EQ(capped.exit_code, 0) << capped.output;
+  ASSERT_EQ(explicit_threads.exit_code, 0) << explicit_threads.output;
+  EXPECT_NE(capped.output.find("note: running 1 chain at a time"), std::string::npos)
+      << capped.output;
+  EXPECT_NE(capped.output.find("of memory is available (--threads N sets the number)"),
+            std::string::npos)
+      << capped.output;
+  EXPECT_EQ(explicit_threads.output.find("note: running"), std::string::npos)
+      << explicit_threads.output;
+  EXPECT_EQ(stable_lines(a / "hbglm_2.csv"), stable_lines(b / "hbglm_2.csv"));
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
 TEST(CliSample, KilledRunLeavesOnlyCompleteRows) {
   const fs::path dir = fresh_dir("kill");
   const pid_t child = ::fork();

@@ -38,6 +38,13 @@ TEST(ChainMemory, ChainsAtOnceAreCappedByCoresAndMemory) {
   EXPECT_EQ(automatic_chains_at_once(1, 16, 2 * gb, 100 * gb), 1);
 }
 
+TEST(ChainMemory, BytesAreWrittenForPeople) {
+  EXPECT_EQ(format_bytes(2370000000u), "2.4 GB");
+  EXPECT_EQ(format_bytes(310400000u), "310 MB");
+  EXPECT_EQ(format_bytes(12345u), "12 kB");
+  EXPECT_EQ(format_bytes(0u), "0 kB");
+}
+
 TEST(ChainMemory, AvailableMemoryIsReadWhereLinuxHasIt) {
   const std::optional<std::size_t> available = available_memory_bytes();
   std::ifstream probe("/proc/meminfo");
