@@ -7,16 +7,17 @@
 #include <sstream>
 #include <string>
 
+#include "mcmc/nuts.hpp"
+
 namespace hbglm::detail {
 
 std::size_t cpu_chain_bytes(std::size_t n_obs, std::size_t dim, int max_depth,
                             std::size_t n_dense) {
-  constexpr std::size_t k_sampler_vectors = 19;       // beside the tree levels (nuts.hpp)
-  constexpr std::size_t k_vectors_per_level = 6;      // levels 1 to max_depth - 1 (nuts.hpp)
-  constexpr std::size_t k_adaptation_vectors = 10;    // Welford sums, metric, backend scratch, ...
+  // Welford sums, the metric, the backend's scratch and u, the draw on the host: about 10.
+  constexpr std::size_t k_adaptation_vectors = 10;
   const std::size_t levels = max_depth > 1 ? static_cast<std::size_t>(max_depth - 1) : 0;
-  const std::size_t vectors = k_sampler_vectors + k_vectors_per_level * levels +
-                              k_adaptation_vectors;
+  const std::size_t vectors = mcmc::nuts::vectors_beside_levels +
+                              mcmc::nuts::vectors_per_level * levels + k_adaptation_vectors;
   return 8 * dim * vectors + 16 * n_obs + 3 * 8 * n_dense * n_dense;
 }
 

@@ -6,6 +6,7 @@
  *  is an infinite potential, which rejects. The tree is driven on the host in double precision;
  *  every vector lives in the backend, so only scalars (dot products, log densities) come back. */
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -60,6 +61,12 @@ struct nuts_transition {
  *  p♯ is only ever dotted with another vector (backend::inv_metric_dot). */
 class nuts {
  public:
+  /// Vectors of length dim a chain's sampler holds: this many, plus vectors_per_level for each
+  /// tree level from 1 to the deepest reached minus one (tree_level). The memory estimates use
+  /// them (api/chain_memory.cpp); NutsTransition.RunsToMaxDepthWhenNothingStops counts them.
+  static constexpr std::size_t vectors_beside_levels = 19;
+  static constexpr std::size_t vectors_per_level = 6;
+
   /** @param[in,out] backend where the vectors live; must outlive this object
    *  @param[in] seed the run's seed
    *  @param[in] chain the chain id (part of every random-number key) */
