@@ -216,7 +216,7 @@ enum section : int {
   s_z_u,              ///< eta += Z u (CSR: row_ptr, col_idx, values) + offset
   s_likelihood,       ///< log p(y | eta) and r = d log p / d eta
   s_xt_r,             ///< grad beta = X' r
-  s_zt_r,             ///< g_u = Z' r (Z' as its own CSR)
+  s_zt_r,             ///< g_u = Z' r (a scatter along the rows of Z)
   s_backward,         ///< chain rule to z, sd, L; z's prior; globals_backward
   n_sections
 };
@@ -237,7 +237,7 @@ double section_bytes_per_row(int s, double p, double K) {
     case s_xt_r:
       return 8.0 * p + 8.0;  // X, r
     case s_zt_r:
-      return 12.0 * K + 8.0 * K;  // col_idx + values, gathered r
+      return 4.0 + 12.0 * K + 8.0;  // row_ptr, col_idx + values, r
     default:
       return 0.0;
   }
@@ -299,7 +299,9 @@ void bernoulli_pass_one_exp(const design& d, const double* eta, double* r, doubl
 }
 
 /// glm_cpu_density::log_density_grad, pass by pass, with the time of each pass added to
-/// seconds[]. Kept line for line with host/backend/cpu/glm_cpu_density.cpp; with @p improved,
+/// seconds[]. Kept with the arithmetic of host/backend/cpu/glm_cpu_density.cpp, which does Zu,
+/// the likelihood and the Zᵀr scatter in one pass over the observations; here they are three,
+/// so that each is timed (and η and r are two vectors, not one). With @p improved,
 /// two local changes: X·beta in column panels (x_beta_panels) and the one-exp bernoulli pass.
 class profiled_density {
  public:
@@ -385,13 +387,12 @@ class profiled_density {
     Eigen::Map<Eigen::VectorXd>(grads_.beta.data(), static_cast<Eigen::Index>(p)).noalias() =
         x.transpose() * r;
     lap(s_xt_r);
-    for (std::size_t row = 0; row < d.n_u; ++row) {
-      double s = 0.0;
-      for (std::int32_t e = d.Zt.row_ptr[row]; e < d.Zt.row_ptr[row + 1]; ++e) {
-        s += d.Zt.values[static_cast<std::size_t>(e)] *
-             r_[static_cast<std::size_t>(d.Zt.col_idx[static_cast<std::size_t>(e)])];
+    std::fill(g_u_.begin(), g_u_.end(), 0.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::int32_t e = d.Z.row_ptr[i]; e < d.Z.row_ptr[i + 1]; ++e) {
+        g_u_[static_cast<std::size_t>(d.Z.col_idx[static_cast<std::size_t>(e)])] +=
+            d.Z.values[static_cast<std::size_t>(e)] * r_[i];
       }
-      g_u_[row] = s;
     }
     lap(s_zt_r);
 
@@ -433,8 +434,7 @@ class profiled_density {
 /// eta = X_b beta and grad_beta += X_bᵀ r_b, so X is read from memory once instead of twice.
 /// Z is not read as CSR: each term's level_idx (4 bytes) and, for slopes, its covariate
 /// (8 bytes) are read directly, and an intercept term (covariate 1) reads no value at all. Zᵀr
-/// becomes a scatter g_u[level] += covariate · r in row order (serial, so deterministic; the sum
-/// order differs from the Zᵀ gather only by rounding). Bernoulli computes exp(-|eta|) once for
+/// is a scatter g_u[level] += covariate · r in row order, as in the library. Bernoulli computes exp(-|eta|) once for
 /// both log1p_exp and inv_logit (the library calls exp twice).
 class fused_density {
  public:

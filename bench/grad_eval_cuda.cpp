@@ -339,12 +339,13 @@ int main(int argc, char** argv) {
         r.floor_mb = floor_bytes / 1e6;
         r.floor_us = floor_bytes / bandwidth * 1e6;
         // As cuda_model_data stores the design: every double array 8 bytes an element, the CSR
-        // indices 4 (the group-term descriptors, a few hundred bytes, are left out).
+        // indices 4, Z and its transpose (the group-term descriptors, a few hundred bytes, are
+        // left out).
         r.data_mb = (8.0 * static_cast<double>(d.X.size() + d.y.size() + d.trials.size() +
-                                               d.se.size() + d.offset.size() + d.Z.values.size() +
-                                               d.Zt.values.size()) +
-                     4.0 * static_cast<double>(d.Z.row_ptr.size() + d.Z.col_idx.size() +
-                                               d.Zt.row_ptr.size() + d.Zt.col_idx.size())) /
+                                               d.se.size() + d.offset.size() +
+                                               2 * d.Z.values.size()) +
+                     4.0 * static_cast<double>(d.Z.row_ptr.size() + (d.n_u + 1) +
+                                               2 * d.Z.col_idx.size())) /
                     1e6;
         const std::vector<double> q = fixed_q(r.dim, o.seed);
 

@@ -18,7 +18,8 @@ std::size_t cpu_chain_bytes(std::size_t n_obs, std::size_t dim, int max_depth,
   const std::size_t levels = max_depth > 1 ? static_cast<std::size_t>(max_depth - 1) : 0;
   const std::size_t vectors = mcmc::nuts::vectors_beside_levels +
                               mcmc::nuts::vectors_per_level * levels + k_adaptation_vectors;
-  return 8 * dim * vectors + 16 * n_obs + 3 * 8 * n_dense * n_dense;
+  // η (overwritten by r) per observation: glm_cpu_density.
+  return 8 * dim * vectors + 8 * n_obs + 3 * 8 * n_dense * n_dense;
 }
 
 int automatic_chains_at_once(int chains, unsigned hardware_threads, std::size_t bytes_per_chain,

@@ -639,7 +639,7 @@ class design_builder {
     }
   }
 
-  // Z (n × n_u) and Zᵀ as CSR. Row i of Z holds, term by term, k_t entries at
+  // Z (n × n_u) as CSR. Row i holds, term by term, k_t entries at
   // u_offset_t + level_t(i) k_t + c; columns are sorted because u_offset grows with t.
   static void build_z(design& d) {
     const std::size_t n = d.n_obs;
@@ -668,24 +668,6 @@ class design_builder {
       }
     }
     z.row_ptr[n] = static_cast<std::int32_t>(nz);
-
-    // Transpose by counting sort: deterministic, rows of Zᵀ list observations in order.
-    csr_matrix& zt = d.Zt;
-    zt.n_rows = d.n_u;
-    zt.n_cols = n;
-    zt.row_ptr.assign(d.n_u + 1, 0);
-    for (std::int32_t col : z.col_idx) ++zt.row_ptr[static_cast<std::size_t>(col) + 1];
-    for (std::size_t r = 0; r < d.n_u; ++r) zt.row_ptr[r + 1] += zt.row_ptr[r];
-    zt.col_idx.resize(nz);
-    zt.values.resize(nz);
-    std::vector<std::int32_t> fill(zt.row_ptr.begin(), zt.row_ptr.end() - 1);
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::int32_t e = z.row_ptr[i]; e < z.row_ptr[i + 1]; ++e) {
-        const auto slot = static_cast<std::size_t>(fill[static_cast<std::size_t>(z.col_idx[e])]++);
-        zt.col_idx[slot] = static_cast<std::int32_t>(i);
-        zt.values[slot] = z.values[static_cast<std::size_t>(e)];
-      }
-    }
   }
 
   data_view view_;
@@ -705,6 +687,26 @@ design build_design(const table& data, const formula& f, family fam) {
 design build_design(table&& data, const formula& f, family fam) {
   table owned = std::move(data);
   return design_builder(owned, &owned, f, fam).build();
+}
+
+csr_matrix transpose(const csr_matrix& m) {
+  csr_matrix t;
+  t.n_rows = m.n_cols;
+  t.n_cols = m.n_rows;
+  t.row_ptr.assign(m.n_cols + 1, 0);
+  for (std::int32_t col : m.col_idx) ++t.row_ptr[static_cast<std::size_t>(col) + 1];
+  for (std::size_t r = 0; r < m.n_cols; ++r) t.row_ptr[r + 1] += t.row_ptr[r];
+  t.col_idx.resize(m.col_idx.size());
+  t.values.resize(m.values.size());
+  std::vector<std::int32_t> fill(t.row_ptr.begin(), t.row_ptr.end() - 1);
+  for (std::size_t i = 0; i < m.n_rows; ++i) {
+    for (std::int32_t e = m.row_ptr[i]; e < m.row_ptr[i + 1]; ++e) {
+      const auto slot = static_cast<std::size_t>(fill[static_cast<std::size_t>(m.col_idx[e])]++);
+      t.col_idx[slot] = static_cast<std::int32_t>(i);
+      t.values[slot] = m.values[static_cast<std::size_t>(e)];
+    }
+  }
+  return t;
 }
 
 void release_term_rows(design& d) {

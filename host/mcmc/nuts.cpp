@@ -46,8 +46,7 @@ nuts::nuts(detail::backend& backend, std::uint64_t seed, std::uint32_t chain)
       z_bck_(phase_point::make(backend)),
       z_sample_(tree_sample::make(backend)),
       z_propose_(tree_sample::make(backend)) {
-  for (auto* v : {&p_fwd_fwd_, &p_fwd_bck_, &p_bck_fwd_, &p_bck_bck_, &rho_, &rho_fwd_, &rho_bck_,
-                  &zero_, &rho_scratch_}) {
+  for (auto* v : {&p_fwd_fwd_, &p_fwd_bck_, &p_bck_fwd_, &p_bck_bck_, &rho_, &rho_scratch_}) {
     *v = backend_.make_vector();
   }
 }
@@ -99,7 +98,7 @@ nuts::tree_level& nuts::level(int depth) {
   if (levels_.size() <= index) levels_.resize(index + 1);
   if (!levels_[index]) {
     auto l = std::make_unique<tree_level>();
-    for (auto* v : {&l->p_init_end, &l->rho_init, &l->p_final_beg, &l->rho_final}) {
+    for (auto* v : {&l->p_init_end, &l->p_final_beg, &l->rho}) {
       *v = backend_.make_vector();
     }
     l->z_propose_final = tree_sample::make(backend_);
@@ -108,7 +107,9 @@ nuts::tree_level& nuts::level(int depth) {
   return *levels_[index];
 }
 
-void nuts::zero(detail::device_vector& v) { backend_.copy(*zero_, v); }
+detail::device_vector& nuts::subtree_rho(int depth, detail::device_vector& p_end) {
+  return depth == 0 ? p_end : *level(depth).rho;
+}
 
 void nuts::copy_to_sample(const phase_point& z, double kinetic, tree_sample& sample) {
   backend_.copy(*z.q, *sample.q);
@@ -150,20 +151,22 @@ nuts_transition nuts::transition() {
     bool valid_subtree = false;
     double log_sum_weight_subtree = -infinity;
 
+    // The new subtree's momentum sum is left in subtree_rho(depth_, ...); rho_ holds the old
+    // trajectory's. Stan names them rho_fwd and rho_bck after the side each is on.
+    const detail::device_vector* rho_fwd = rho_.get();
+    const detail::device_vector* rho_bck = rho_.get();
     if (uniform() > 0.5) {
       // Extend the trajectory forward: the old trajectory becomes the backward part.
-      backend_.copy(*rho_, *rho_bck_);
-      zero(*rho_fwd_);
       backend_.copy(*p_fwd_fwd_, *p_bck_fwd_);
-      valid_subtree = build_tree(depth_, z_, z_propose_, *rho_fwd_, *p_fwd_bck_, *p_fwd_fwd_, H0,
-                                 1, n_leapfrog, log_sum_weight_subtree, sum_metro_prob);
+      valid_subtree = build_tree(depth_, z_, z_propose_, *p_fwd_bck_, *p_fwd_fwd_, H0, 1,
+                                 n_leapfrog, log_sum_weight_subtree, sum_metro_prob);
+      rho_fwd = &subtree_rho(depth_, *p_fwd_fwd_);
     } else {
       // Extend backward: the old trajectory becomes the forward part.
-      backend_.copy(*rho_, *rho_fwd_);
-      zero(*rho_bck_);
       backend_.copy(*p_bck_bck_, *p_fwd_bck_);
-      valid_subtree = build_tree(depth_, z_bck_, z_propose_, *rho_bck_, *p_bck_fwd_, *p_bck_bck_,
-                                 H0, -1, n_leapfrog, log_sum_weight_subtree, sum_metro_prob);
+      valid_subtree = build_tree(depth_, z_bck_, z_propose_, *p_bck_fwd_, *p_bck_bck_, H0, -1,
+                                 n_leapfrog, log_sum_weight_subtree, sum_metro_prob);
+      rho_bck = &subtree_rho(depth_, *p_bck_bck_);
     }
 
     // A diverging or turning subtree is never sampled from; its steps still count.
@@ -181,17 +184,17 @@ nuts_transition nuts::transition() {
 
     log_sum_weight = log_sum_exp(log_sum_weight, log_sum_weight_subtree);
 
-    backend_.add(*rho_bck_, *rho_fwd_, *rho_);
+    // Across the two parts (each extended by the adjacent state of the other), then around the
+    // merged trajectory, as in base_nuts; the checks have no side effects, so computing the
+    // merged sum last lets it overwrite the old one in place (a + b and b + a have the same bits).
+    backend_.add(*rho_bck, *p_fwd_bck_, *rho_scratch_);
+    bool persist_criterion = compute_criterion(*p_bck_bck_, *p_fwd_bck_, *rho_scratch_);
 
-    // Around the merged trajectory, then across the two parts (each part extended by the
-    // adjacent state of the other), as in base_nuts.
-    bool persist_criterion = compute_criterion(*p_bck_bck_, *p_fwd_fwd_, *rho_);
-
-    backend_.add(*rho_bck_, *p_fwd_bck_, *rho_scratch_);
-    persist_criterion &= compute_criterion(*p_bck_bck_, *p_fwd_bck_, *rho_scratch_);
-
-    backend_.add(*rho_fwd_, *p_bck_fwd_, *rho_scratch_);
+    backend_.add(*rho_fwd, *p_bck_fwd_, *rho_scratch_);
     persist_criterion &= compute_criterion(*p_bck_fwd_, *p_fwd_fwd_, *rho_scratch_);
+
+    backend_.add(*rho_bck, *rho_fwd, *rho_);
+    persist_criterion &= compute_criterion(*p_bck_bck_, *p_fwd_fwd_, *rho_);
 
     if (!persist_criterion) break;
   }
@@ -217,13 +220,16 @@ nuts_transition nuts::transition() {
   return result;
 }
 
-// stan/mcmc/hmc/nuts/base_nuts.hpp build_tree.
+// stan/mcmc/hmc/nuts/base_nuts.hpp build_tree. Stan passes a zeroed rho into which the subtree
+// adds its momenta; here the subtree leaves its momentum sum in subtree_rho(depth, p_end): the
+// same values (0 + x is x, up to the sign of a zero, which no U-turn check can see), without the
+// zeroing or one sum vector per half and level.
 bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
-                      detail::device_vector& rho, detail::device_vector& p_beg,
-                      detail::device_vector& p_end, double H0, double sign, int& n_leapfrog,
-                      double& log_sum_weight, double& sum_metro_prob) {
+                      detail::device_vector& p_beg, detail::device_vector& p_end, double H0,
+                      double sign, int& n_leapfrog, double& log_sum_weight,
+                      double& sum_metro_prob) {
   if (depth == 0) {
-    // A single leaf: one leapfrog step.
+    // A single leaf: one leapfrog step. Its momentum sum is its momentum, left in p_end.
     z.lp = backend_.leapfrog(sign * epsilon_, *z.q, *z.p, *z.grad);
     ++n_leapfrog;
 
@@ -243,7 +249,6 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
 
     copy_to_sample(z, kinetic, z_propose);
 
-    backend_.axpy(1.0, *z.p, rho);
     backend_.copy(*z.p, p_beg);
     backend_.copy(*z.p, p_end);
 
@@ -254,20 +259,22 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
   // vectors hold what must survive the second half.
   tree_level& l = level(depth);
 
-  // The initial half.
+  // The initial half. Its momentum sum must outlive the final half, which reuses the scratch of
+  // depth - 1: it moves into this level's rho (a leaf's sum is p_init_end, which stays).
   double log_sum_weight_init = -infinity;
-  zero(*l.rho_init);
-  const bool valid_init = build_tree(depth - 1, z, z_propose, *l.rho_init, p_beg, *l.p_init_end,
-                                     H0, sign, n_leapfrog, log_sum_weight_init, sum_metro_prob);
+  const bool valid_init = build_tree(depth - 1, z, z_propose, p_beg, *l.p_init_end, H0, sign,
+                                     n_leapfrog, log_sum_weight_init, sum_metro_prob);
   if (!valid_init) return false;
+  if (depth > 1) std::swap(l.rho, level(depth - 1).rho);
+  const detail::device_vector& rho_init = depth > 1 ? *l.rho : *l.p_init_end;
 
   // The final half, with its own proposal.
   double log_sum_weight_final = -infinity;
-  zero(*l.rho_final);
   const bool valid_final =
-      build_tree(depth - 1, z, l.z_propose_final, *l.rho_final, *l.p_final_beg, p_end, H0, sign,
-                 n_leapfrog, log_sum_weight_final, sum_metro_prob);
+      build_tree(depth - 1, z, l.z_propose_final, *l.p_final_beg, p_end, H0, sign, n_leapfrog,
+                 log_sum_weight_final, sum_metro_prob);
   if (!valid_final) return false;
+  const detail::device_vector& rho_final = subtree_rho(depth - 1, p_end);
 
   // Uniform progressive sampling inside subtrees.
   const double log_sum_weight_subtree = log_sum_exp(log_sum_weight_init, log_sum_weight_final);
@@ -280,19 +287,17 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
     if (uniform() < accept_prob) std::swap(z_propose, l.z_propose_final);
   }
 
-  detail::device_vector& rho_subtree = *rho_scratch_;
-  backend_.add(*l.rho_init, *l.rho_final, rho_subtree);
-  backend_.axpy(1.0, rho_subtree, rho);
-
-  // Around the merged subtrees.
-  bool persist_criterion = compute_criterion(p_beg, p_end, rho_subtree);
-
   // Between the subtrees: each half extended by the adjacent state of the other.
-  backend_.add(*l.rho_init, *l.p_final_beg, rho_subtree);
-  persist_criterion &= compute_criterion(p_beg, *l.p_final_beg, rho_subtree);
+  backend_.add(rho_init, *l.p_final_beg, *rho_scratch_);
+  bool persist_criterion = compute_criterion(p_beg, *l.p_final_beg, *rho_scratch_);
 
-  backend_.add(*l.rho_final, *l.p_init_end, rho_subtree);
-  persist_criterion &= compute_criterion(*l.p_init_end, p_end, rho_subtree);
+  backend_.add(rho_final, *l.p_init_end, *rho_scratch_);
+  persist_criterion &= compute_criterion(*l.p_init_end, p_end, *rho_scratch_);
+
+  // Around the merged subtrees; the sum is this subtree's, left in l.rho for the caller (in place
+  // over rho_init when that is l.rho).
+  backend_.add(rho_init, rho_final, *l.rho);
+  persist_criterion &= compute_criterion(p_beg, p_end, *l.rho);
 
   return persist_criterion;
 }

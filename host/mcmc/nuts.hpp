@@ -64,8 +64,8 @@ class nuts {
   /// Vectors of length dim a chain's sampler holds: this many, plus vectors_per_level for each
   /// tree level from 1 to the deepest reached minus one (tree_level). The memory estimates use
   /// them (api/chain_memory.cpp); NutsTransition.RunsToMaxDepthWhenNothingStops counts them.
-  static constexpr std::size_t vectors_beside_levels = 19;
-  static constexpr std::size_t vectors_per_level = 6;
+  static constexpr std::size_t vectors_beside_levels = 16;
+  static constexpr std::size_t vectors_per_level = 5;
 
   /** @param[in,out] backend where the vectors live; must outlive this object
    *  @param[in] seed the run's seed
@@ -127,18 +127,23 @@ class nuts {
    *  in direction @p sign (base_nuts::build_tree). "Begin" and "end" follow the integration order.
    *  Stan also passes p♯ = M⁻¹p at both ends; here the criterion forms M⁻¹p when it needs it
    *  (backend::inv_metric_dot), so only momenta are kept: two vectors fewer per tree level.
+   *  Stan passes a zeroed momentum sum for the subtree to add to; here the subtree leaves its sum
+   *  in subtree_rho(depth, p_end), valid until the next subtree of the same depth is built.
    *  @param[in] depth the subtree depth
    *  @param[in,out] z the state integrated from; on return the subtree's last state
    *  @param[out] z_propose the subtree's multinomial proposal
-   *  @param[in,out] rho the caller's momentum sum; the subtree's momenta are added
    *  @param[out] p_beg, p_end p at the subtree's first and last states
    *  @param[in] H0 the Hamiltonian at the start of the transition
    *  @param[in] sign +1 forward, -1 backward
    *  @param[in,out] n_leapfrog, log_sum_weight, sum_metro_prob the caller's accumulators
    *  @return false if the subtree diverged or turned (it must then be discarded) */
-  bool build_tree(int depth, phase_point& z, tree_sample& z_propose, detail::device_vector& rho,
-                  detail::device_vector& p_beg, detail::device_vector& p_end, double H0,
-                  double sign, int& n_leapfrog, double& log_sum_weight, double& sum_metro_prob);
+  bool build_tree(int depth, phase_point& z, tree_sample& z_propose, detail::device_vector& p_beg,
+                  detail::device_vector& p_end, double H0, double sign, int& n_leapfrog,
+                  double& log_sum_weight, double& sum_metro_prob);
+
+  /** Where build_tree(@p depth, ..., @p p_end, ...) left its momentum sum: a leaf's is its
+   *  momentum, in p_end; a deeper subtree's is in its level's rho. */
+  detail::device_vector& subtree_rho(int depth, detail::device_vector& p_end);
 
   /** The no-U-turn criterion at the trajectory ends with momenta @p p_minus and @p p_plus:
    *  continue while (M⁻¹p_minus)·rho > 0 and (M⁻¹p_plus)·rho > 0 (base_nuts::compute_criterion,
@@ -158,15 +163,15 @@ class nuts {
   phase_point z_;  ///< the current state; during a transition, the forward end
 
  private:
-  /** Per-depth scratch vectors of build_tree, allocated the first time a depth is reached: six
+  /** Per-depth scratch vectors of build_tree, allocated the first time a depth is reached: five
    *  vectors of length dim per level (bench/README.md, memory.sh). */
   struct tree_level {
-    std::unique_ptr<detail::device_vector> p_init_end, rho_init;
-    std::unique_ptr<detail::device_vector> p_final_beg, rho_final;
+    std::unique_ptr<detail::device_vector> p_init_end, p_final_beg;
+    /// The initial half's momentum sum while the final half is built, then the subtree's.
+    std::unique_ptr<detail::device_vector> rho;
     tree_sample z_propose_final;
   };
   tree_level& level(int depth);
-  void zero(detail::device_vector& v);
   void copy_to_sample(const phase_point& z, double kinetic, tree_sample& sample);
 
   std::uint64_t seed_;
@@ -190,11 +195,11 @@ class nuts {
   phase_point z_bck_;
   tree_sample z_sample_, z_propose_;
   std::unique_ptr<detail::device_vector> p_fwd_fwd_, p_fwd_bck_, p_bck_fwd_, p_bck_bck_;
-  std::unique_ptr<detail::device_vector> rho_, rho_fwd_, rho_bck_;
-  std::unique_ptr<detail::device_vector> zero_;  ///< stays zero: the source for zeroing
-  /// The momentum sums the U-turn checks take, in transition() and in build_tree. Each is formed
-  /// after the (sub)trees it sums have been built and used at once, so one vector serves the
-  /// top level and every depth (Stan has rho_extended and a rho_subtree per level).
+  std::unique_ptr<detail::device_vector> rho_;  ///< the whole trajectory's momentum sum
+  /// The momentum sums the checks across adjacent (sub)trees take, in transition() and in
+  /// build_tree. Each is formed after the (sub)trees it sums have been built and used at once, so
+  /// one vector serves the top level and every depth (Stan has rho_extended and a rho_subtree per
+  /// level).
   std::unique_ptr<detail::device_vector> rho_scratch_;
   std::vector<std::unique_ptr<tree_level>> levels_;
 };

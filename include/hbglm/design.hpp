@@ -71,13 +71,19 @@ struct design {
 
   std::vector<random_block> terms;   ///< in formula order
   std::size_t n_u = 0;               ///< Σ J_t k_t
-  csr_matrix Z;                      ///< n_obs × n_u
-  csr_matrix Zt;                     ///< n_u × n_obs: Zᵀ stored as its own CSR
+  /// n_obs × n_u. Zᵀ is not kept: the CPU backend forms Zᵀr by scattering along Z's rows, and
+  /// the CUDA backend uploads transpose(Z) (108 of the election model's 637 B per row).
+  csr_matrix Z;
 
   std::vector<std::size_t> row_of_obs;  ///< table row of each observation
   std::size_t n_dropped = 0;            ///< rows dropped for missing values
   std::vector<std::string> messages;    ///< notes and warnings for the user (dropped rows, ...)
 };
+
+/** @p m transposed, as its own CSR: row c lists the rows of @p m with an entry in column c, in
+ *  increasing order (a counting sort: deterministic, so a gather along a row of the transpose
+ *  sums in the order a scatter along the rows of @p m does). */
+csr_matrix transpose(const csr_matrix& m);
 
 /** Builds the design (model.matrix for the fixed part and for each group-level term's left side,
  *  treatment contrasts with the first sorted level as reference, R's rules for interactions).
@@ -87,12 +93,12 @@ design build_design(const table& data, const formula& f, family fam);
 
 /** As build_design, for a table the caller gives up: its columns are freed as soon as no later
  *  step reads them (those that only the response and the population-level terms use once X is
- *  filled, the rest before Z and Zᵀ are built), so that the table and the whole design are
+ *  filled, the rest before Z is built), so that the table and the whole design are
  *  never held at once. Same design, same errors. The table is left empty.
  *  @param[in,out] data the table, moved from */
 design build_design(table&& data, const formula& f, family fam);
 
-/** Frees each term's per-observation level_idx and covariates. Z and Zᵀ hold the same numbers
+/** Frees each term's per-observation level_idx and covariates. Z holds the same numbers
  *  and are all that the model and the backends read, so make_problem drops these copies:
  *  4 + 8k bytes per row and term, 108 B of the 745 B per row of the election model's design
  *  (bench/README.md, memory.sh). */

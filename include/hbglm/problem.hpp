@@ -21,7 +21,7 @@ struct problem_spec {
 };
 
 /** A model ready to sample, with what it was built from. The design's per-term level_idx and
- *  covariates are released (release_term_rows): Z and Zᵀ hold them. */
+ *  covariates are released (release_term_rows): Z holds them. */
 struct problem {
   formula parsed_formula;
   std::shared_ptr<const design> design_ptr;

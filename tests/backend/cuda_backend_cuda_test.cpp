@@ -189,10 +189,10 @@ magnitudes magnitudes_at(const model& m, const std::vector<double>& q) {
   }
   // z components: Σ_a |L_ab| sd_a Σ_e |Zᵀ_e r| + |z_b|.
   std::vector<double> g_u_mag(d.n_u, 0.0);
-  for (std::size_t row = 0; row < d.n_u; ++row) {
-    for (std::int32_t e = d.Zt.row_ptr[row]; e < d.Zt.row_ptr[row + 1]; ++e) {
-      g_u_mag[row] += std::fabs(d.Zt.values[static_cast<std::size_t>(e)] *
-                                r[static_cast<std::size_t>(d.Zt.col_idx[static_cast<std::size_t>(e)])]);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::int32_t e = d.Z.row_ptr[i]; e < d.Z.row_ptr[i + 1]; ++e) {
+      g_u_mag[static_cast<std::size_t>(d.Z.col_idx[static_cast<std::size_t>(e)])] +=
+          std::fabs(d.Z.values[static_cast<std::size_t>(e)] * r[i]);
     }
   }
   for (std::size_t t = 0; t < m.terms().size(); ++t) {

@@ -339,15 +339,16 @@ TEST_P(design_vs_r, group_level_matches_lme4) {
     EXPECT_EQ(d.Z.n_nonzeros(), 0u);
   }
 
-  // Z and Zt: valid CSR, one entry per observation and coefficient, Zt = Zᵀ.
+  // Z: valid CSR, one entry per observation and coefficient; transpose(Z) = Zᵀ.
   expect_valid_csr(d.Z, "Z");
-  expect_valid_csr(d.Zt, "Zt");
+  const csr_matrix z_transposed = transpose(d.Z);
+  expect_valid_csr(z_transposed, "transpose(Z)");
   ASSERT_EQ(d.Z.n_rows, n);
   ASSERT_EQ(d.Z.n_cols, d.n_u);
-  ASSERT_EQ(d.Zt.n_rows, d.n_u);
-  ASSERT_EQ(d.Zt.n_cols, n);
+  ASSERT_EQ(z_transposed.n_rows, d.n_u);
+  ASSERT_EQ(z_transposed.n_cols, n);
   EXPECT_EQ(d.Z.n_nonzeros(), n * per_row);
-  const std::vector<double> z = dense(d.Z), zt = dense(d.Zt);
+  const std::vector<double> z = dense(d.Z), zt = dense(z_transposed);
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t u = 0; u < d.n_u; ++u) ASSERT_EQ(z[i * d.n_u + u], zt[u * n + i]);
   }
@@ -879,21 +880,19 @@ TEST(design_size, three_hundred_thousand_rows_and_a_hundred_thousand_groups) {
   EXPECT_EQ(d.Z.n_cols, d.n_u);
   EXPECT_EQ(d.Z.row_ptr.size(), n + 1);
   EXPECT_EQ(d.Z.n_nonzeros(), n * sum_k);
-  EXPECT_EQ(d.Zt.n_nonzeros(), n * sum_k);
-  EXPECT_EQ(d.Zt.row_ptr.size(), d.n_u + 1);
 
   std::size_t held = bytes(d.y) + bytes(d.trials) + bytes(d.se) + bytes(d.offset) +
                      bytes_of_strings(d.coef_names) + bytes(d.X) + bytes(d.column_means) +
-                     bytes(d.terms) + bytes(d.Z) + bytes(d.Zt) + bytes(d.row_of_obs) +
+                     bytes(d.terms) + bytes(d.Z) + bytes(d.row_of_obs) +
                      bytes_of_strings(d.messages);
   for (const auto& b : d.terms) {
     held += bytes_of_strings(b.coef_names) + bytes_of_strings(b.level_labels) +
             bytes(b.level_idx) + bytes(b.covariates);
   }
-  const std::size_t x_and_csr = bytes(d.X) + bytes(d.Z) + bytes(d.Zt);
+  const std::size_t x_and_csr = bytes(d.X) + bytes(d.Z);
   const double dense_z = static_cast<double>(n) * static_cast<double>(d.n_u) * sizeof(double);
   std::cout << "design of " << n << " rows, n_u = " << d.n_u << ": built in " << seconds
-            << " s; holds " << held / 1e6 << " MB (X + Z + Zt arrays " << x_and_csr / 1e6
+            << " s; holds " << held / 1e6 << " MB (X + Z arrays " << x_and_csr / 1e6
             << " MB); a dense Z would take " << dense_z / 1e9 << " GB\n";
   EXPECT_LT(held, 3 * x_and_csr);
   EXPECT_LT(static_cast<double>(held) * 1000.0, dense_z);

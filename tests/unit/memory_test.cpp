@@ -125,7 +125,6 @@ void expect_same_design(const design& a, const design& b) {
     EXPECT_EQ(x.values, y.values);
   };
   expect_same_csr(a.Z, b.Z);
-  expect_same_csr(a.Zt, b.Zt);
   EXPECT_EQ(a.row_of_obs, b.row_of_obs);
   EXPECT_EQ(a.n_dropped, b.n_dropped);
   EXPECT_EQ(a.messages, b.messages);

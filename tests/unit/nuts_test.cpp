@@ -116,6 +116,7 @@ class test_nuts : public nuts {
   using nuts::nuts;
   using nuts::build_tree;
   using nuts::sample_stepsize;
+  using nuts::subtree_rho;
   phase_point& z() { return z_; }
 };
 
@@ -147,23 +148,29 @@ class mock_nuts : public test_nuts {
   }
 };
 
-/** The arguments of one build_tree call, set up as in Stan's build_tree_test. */
+/** The arguments of one build_tree call, set up as in Stan's build_tree_test. Stan passes a
+ *  momentum sum for the subtree to add to; hbglm's build_tree leaves the subtree's own sum in
+ *  subtree_rho, which rho() adds to the sum the test starts from. */
 struct tree_args {
   explicit tree_args(detail::backend& b)
-      : z_propose(tree_sample::make(b)),
-        rho(b.make_vector()),
-        p_begin(b.make_vector()),
-        p_end(b.make_vector()) {}
+      : z_propose(tree_sample::make(b)), p_begin(b.make_vector()), p_end(b.make_vector()) {}
   tree_sample z_propose;
-  std::unique_ptr<device_vector> rho, p_begin, p_end;
+  std::unique_ptr<device_vector> p_begin, p_end;
+  double rho_start = 0;  ///< rho[0] before the subtree (Stan's test passes z_init.p)
   double log_sum_weight = -inf;
   int n_leapfrog = 0;
   double sum_metro_prob = 0;
+  test_nuts* sampler = nullptr;
+  int depth = 0;
   /** sampler.build_tree from the sampler's current state with these arguments. */
-  bool build(test_nuts& sampler, int depth, double H0, double sign) {
-    return sampler.build_tree(depth, sampler.z(), z_propose, *rho, *p_begin, *p_end, H0, sign,
-                              n_leapfrog, log_sum_weight, sum_metro_prob);
+  bool build(test_nuts& s, int d, double H0, double sign) {
+    sampler = &s;
+    depth = d;
+    return s.build_tree(d, s.z(), z_propose, *p_begin, *p_end, H0, sign, n_leapfrog,
+                        log_sum_weight, sum_metro_prob);
   }
+  /** rho[0] after the last build: the start plus the subtree's momentum sum. */
+  double rho() const { return rho_start + val(sampler->subtree_rho(depth, *p_end))[0]; }
 };
 
 void set_start(mock_nuts& s, double q, double p) {
@@ -183,12 +190,12 @@ TEST(NutsBuildTree, ConstantMomentumDepth3) {
   sampler.sample_stepsize();
   set_start(sampler, 0, 1.5);
   tree_args a(backend);
-  val(*a.rho)[0] = 1.5;  // rho = z_init.p
+  a.rho_start = 1.5;  // rho = z_init.p
   const double H0 = -0.1;
 
   const bool valid = a.build(sampler, 3, H0, 1);
   EXPECT_TRUE(valid);
-  EXPECT_EQ(1.5 * (a.n_leapfrog + 1), val(*a.rho)[0]);
+  EXPECT_EQ(1.5 * (a.n_leapfrog + 1), a.rho());
   EXPECT_EQ(1.5, val(*a.p_begin)[0]);
   EXPECT_EQ(1.5, val(*a.p_begin)[1]);  // labelled with q after the first step
   EXPECT_EQ(1.5, val(*a.p_end)[0]);
@@ -208,17 +215,18 @@ TEST(NutsBuildTree, RhoAggregation) {
   sampler.sample_stepsize();
   set_start(sampler, 0, 1.5);
   tree_args a(backend);
-  val(*a.rho)[0] = 1.5;
+  a.rho_start = 1.5;
   a.build(sampler, 3, -0.1, 1);
 
   const double m = 1.5;
   const std::vector<double> expected = {
-      // Each triple: the merged subtree, then init half + first state of the final half, then
-      // final half + last state of the initial half. Depth-1 subtrees, a depth-2 one, twice;
-      // then the depth-3 tree.
-      2 * m, 2 * m, 2 * m, 2 * m, 2 * m, 2 * m, 4 * m, 3 * m, 3 * m,
-      2 * m, 2 * m, 2 * m, 2 * m, 2 * m, 2 * m, 4 * m, 3 * m, 3 * m,
-      8 * m, 5 * m, 5 * m};
+      // Each triple: init half + first state of the final half, final half + last state of the
+      // initial half, then the merged subtree (Stan checks the merged subtree first; the checks
+      // are pure, and the merged sum, formed last, overwrites the initial half's). Depth-1
+      // subtrees, a depth-2 one, twice; then the depth-3 tree.
+      2 * m, 2 * m, 2 * m, 2 * m, 2 * m, 2 * m, 3 * m, 3 * m, 4 * m,
+      2 * m, 2 * m, 2 * m, 2 * m, 2 * m, 2 * m, 3 * m, 3 * m, 4 * m,
+      5 * m, 5 * m, 8 * m};
   EXPECT_EQ(sampler.rho_values, expected);
 }
 
@@ -232,10 +240,11 @@ TEST(NutsBuildTree, RecordedEdgesInsideASubtree) {
   tree_args a(backend);
   a.build(sampler, 2, 0, 1);
   const double m = 1.5;
-  // States at q = 1, 2, 3, 4 (×m). Depth-1 subtrees {1,2} and {3,4}, then the depth-2 tree.
-  const std::vector<double> minus = {1 * m, 1 * m, 1 * m, 3 * m, 3 * m, 3 * m, 1 * m, 1 * m,
-                                     2 * m};
-  const std::vector<double> plus = {2 * m, 2 * m, 2 * m, 4 * m, 4 * m, 4 * m, 4 * m, 3 * m,
+  // States at q = 1, 2, 3, 4 (×m). Depth-1 subtrees {1,2} and {3,4}, then the depth-2 tree;
+  // each subtree's checks across its halves come before the check around it.
+  const std::vector<double> minus = {1 * m, 1 * m, 1 * m, 3 * m, 3 * m, 3 * m, 1 * m, 2 * m,
+                                     1 * m};
+  const std::vector<double> plus = {2 * m, 2 * m, 2 * m, 4 * m, 4 * m, 4 * m, 3 * m, 4 * m,
                                     4 * m};
   EXPECT_EQ(sampler.minus_positions, minus);
   EXPECT_EQ(sampler.plus_positions, plus);
@@ -252,7 +261,7 @@ TEST(NutsBuildTree, BackwardBuildMirrors) {
   EXPECT_EQ(val(*a.p_begin)[1], -1.5);  // first state of the integration order
   EXPECT_EQ(val(*a.p_end)[1], -3.0);
   EXPECT_EQ(val(*sampler.z().q)[0], -3.0);
-  EXPECT_EQ(val(*a.rho)[0], 3.0);  // momenta are summed, not velocities
+  EXPECT_EQ(a.rho(), 3.0);  // momenta are summed, not velocities
 }
 
 TEST(NutsBuildTree, DivergentLeafInvalidatesTheSubtree) {
@@ -294,13 +303,13 @@ TEST(NutsBuildTree, NonFiniteLogDensityIsAnInfinitePotential) {
 
 TEST(NutsTransition, RunsToMaxDepthWhenNothingStops) {
   // Also the sampler's memory, vectors of length dim (bench/README.md, memory.sh). A transition
-  // to depth d builds subtrees of depth 0 to d - 1, each level from 1 up keeping six: the momenta
-  // at the inner ends of its halves, their momentum sums, and the final half's proposal (q, ∇).
-  // Beside them: the current and backward states (q, p, ∇), the sample and the proposal (q, ∇),
-  // four edge momenta, three momentum sums, a zero vector and the U-turn checks' scratch: 19 (the
-  // mock's checks and kinetic energy never ask the backend for M⁻¹p, whose scratch the CPU
-  // backend shares with its leapfrog). Stan's layout, with p♯ beside every p and a momentum sum
-  // per level, keeps 9 per level and 25 beside them.
+  // to depth d builds subtrees of depth 0 to d - 1, each level from 1 up keeping five: the momenta
+  // at the inner ends of its halves, one momentum sum (the initial half's, then the subtree's),
+  // and the final half's proposal (q, ∇). Beside them: the current and backward states (q, p, ∇),
+  // the sample and the proposal (q, ∇), four edge momenta, the trajectory's momentum sum and the
+  // U-turn checks' scratch: 16 (the mock's checks and kinetic energy never ask the backend for
+  // M⁻¹p, whose scratch the CPU backend shares with its leapfrog). Stan's layout, with p♯ beside
+  // every p and a zeroed momentum sum per half and level, keeps 9 per level and 25 beside them.
   for (int max_depth : {1, 2, 5, 10}) {
     SCOPED_TRACE("max depth " + std::to_string(max_depth));
     mock_backend backend(2);
@@ -321,7 +330,7 @@ TEST(NutsTransition, RunsToMaxDepthWhenNothingStops) {
     const double q = val(sampler.position())[0] / 1.5;
     EXPECT_EQ(q, std::round(q));
     EXPECT_LE(std::abs(q), 3 * ((1 << max_depth) - 1));
-    EXPECT_EQ(backend.n_vectors_made, 19u + 6u * static_cast<std::size_t>(max_depth - 1));
+    EXPECT_EQ(backend.n_vectors_made, 16u + 5u * static_cast<std::size_t>(max_depth - 1));
     EXPECT_EQ(backend.n_vectors_made,
               nuts::vectors_beside_levels +
                   nuts::vectors_per_level * static_cast<std::size_t>(max_depth - 1));
@@ -368,19 +377,20 @@ TEST(NutsTransition, EdgeMomentaAtTheTopLevel) {
     EXPECT_EQ(sampler.minus_positions[i], 2 * m);
     EXPECT_EQ(sampler.plus_positions[i], 3 * m);
   }
-  // Depth 1 at the top level: whole trajectory, backward part + first new state, forward part +
-  // last old state.
+  // Depth 1 at the top level: backward part + first new state, forward part + last old state,
+  // then the whole trajectory (Stan checks the whole first; the checks are pure, and the merged
+  // sum, formed last, overwrites the old trajectory's).
   EXPECT_EQ(sampler.minus_positions[6], 0);
-  EXPECT_EQ(sampler.plus_positions[6], 3 * m);
-  EXPECT_EQ(sampler.minus_positions[7], 0);
-  EXPECT_EQ(sampler.plus_positions[7], 2 * m);
-  EXPECT_EQ(sampler.minus_positions[8], m);
+  EXPECT_EQ(sampler.plus_positions[6], 2 * m);
+  EXPECT_EQ(sampler.minus_positions[7], m);
+  EXPECT_EQ(sampler.plus_positions[7], 3 * m);
+  EXPECT_EQ(sampler.minus_positions[8], 0);
   EXPECT_EQ(sampler.plus_positions[8], 3 * m);
-  // Top-level rho: 2m after the first step; then the whole 4m, and 3m for both extensions.
+  // Top-level rho: 2m after the first step; then 3m for both extensions, and the whole 4m.
   EXPECT_EQ(sampler.rho_values[0], 2 * m);
-  EXPECT_EQ(sampler.rho_values[6], 4 * m);
+  EXPECT_EQ(sampler.rho_values[6], 3 * m);
   EXPECT_EQ(sampler.rho_values[7], 3 * m);
-  EXPECT_EQ(sampler.rho_values[8], 3 * m);
+  EXPECT_EQ(sampler.rho_values[8], 4 * m);
 }
 
 TEST(NutsTransition, DivergentSubtreeStopsTheTreeAndIsNeverSampled) {

@@ -21,21 +21,36 @@ kernels::glm_family_id family_id(family f) {
   return kernels::glm_family_id::gaussian_identity;
 }
 
-/// The likelihood pass over observations, instantiated per family so the family switch is
-/// outside the loop. Reads eta, writes r = d log p / d eta; returns Σ log p and Σ sq_residual.
+/// The pass over observations, instantiated per family so the family switch is outside the loop.
+/// eta_r holds Xβ on entry. For each row i it completes η_i with (Zu)_i and the offset, evaluates
+/// the family, overwrites η_i with r_i = d log p / d η_i (η_i is not read again), and scatters r_i
+/// along row i of Z into g_u, which must be zero: ∇u = Zᵀr. Each sum of g_u then runs over the
+/// observations in order, the order a gather along the rows of transpose(Z) would take, so no
+/// copy of Zᵀ is needed. Returns Σ log p and Σ sq_residual.
 template <kernels::glm_family_id F>
-void likelihood_pass(const design& d, double sigma, const double* eta, double* r, double* log_lik,
-                     double* sq_residual) {
+void observation_pass(const design& d, double sigma, const double* u, double* eta_r, double* g_u,
+                      double* log_lik, double* sq_residual) {
   double lp = 0.0, sq = 0.0;
   const bool has_se = !d.se.empty();
+  const csr_matrix& z = d.Z;
   for (std::size_t i = 0; i < d.n_obs; ++i) {
+    const auto row_begin = static_cast<std::size_t>(z.row_ptr[i]);
+    const auto row_end = static_cast<std::size_t>(z.row_ptr[i + 1]);
+    double zu = 0.0;
+    for (std::size_t e = row_begin; e < row_end; ++e) {
+      zu += z.values[e] * u[static_cast<std::size_t>(z.col_idx[e])];
+    }
+    const double eta = eta_r[i] + (zu + (d.offset.empty() ? 0.0 : d.offset[i]));
     const double trials = d.trials.empty() ? 0.0 : d.trials[i];
     const double scale = has_se ? d.se[i] : sigma;
-    const kernels::glm_observation_terms t = kernels::glm_observation(F, d.y[i], eta[i], trials,
+    const kernels::glm_observation_terms t = kernels::glm_observation(F, d.y[i], eta, trials,
                                                                       scale);
     lp += t.log_lik;
     sq += t.sq_residual;
-    r[i] = t.d_eta;
+    eta_r[i] = t.d_eta;
+    for (std::size_t e = row_begin; e < row_end; ++e) {
+      g_u[static_cast<std::size_t>(z.col_idx[e])] += z.values[e] * t.d_eta;
+    }
   }
   *log_lik = lp;
   *sq_residual = sq;
@@ -45,8 +60,7 @@ void likelihood_pass(const design& d, double sigma, const double* eta, double* r
 
 glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m) : model_(std::move(m)) {
   const design& d = model_->data();
-  eta_.resize(d.n_obs);
-  r_.resize(d.n_obs);
+  eta_r_.resize(d.n_obs);
   u_.resize(d.n_u);
   g_u_.resize(d.n_u);
 }
@@ -74,47 +88,40 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
     }
   }
 
-  // η = Xβ + Zu + offset
+  // Xβ into eta_r; the observation pass adds Zu and the offset.
   Eigen::Map<const Eigen::MatrixXd> x(d.X.data(), static_cast<Eigen::Index>(n),
                                       static_cast<Eigen::Index>(p));
-  Eigen::Map<Eigen::VectorXd> eta(eta_.data(), static_cast<Eigen::Index>(n));
+  Eigen::Map<Eigen::VectorXd> x_beta(eta_r_.data(), static_cast<Eigen::Index>(n));
   // Xβ in panels of 8 columns: Eigen's column-major gemv streams every column at once below 128
   // columns, more read streams than the prefetcher follows (3× slower than Xᵀr at p = 48;
   // bench/grad_eval --profile).
   Eigen::Map<const Eigen::VectorXd> beta(values_.beta.data(), static_cast<Eigen::Index>(p));
-  eta.setZero();
+  x_beta.setZero();
   constexpr Eigen::Index panel = 8;
   for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(p); j += panel) {
     const Eigen::Index w = std::min(panel, static_cast<Eigen::Index>(p) - j);
-    eta.noalias() += x.middleCols(j, w) * beta.segment(j, w);
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    double zu = 0.0;
-    for (std::int32_t e = d.Z.row_ptr[i]; e < d.Z.row_ptr[i + 1]; ++e) {
-      zu += d.Z.values[static_cast<std::size_t>(e)] *
-            u_[static_cast<std::size_t>(d.Z.col_idx[static_cast<std::size_t>(e)])];
-    }
-    eta_[i] += zu + (d.offset.empty() ? 0.0 : d.offset[i]);
+    x_beta.noalias() += x.middleCols(j, w) * beta.segment(j, w);
   }
 
-  // The likelihood and r = d log p / d η.
+  // η, the likelihood, r = d log p / d η (in eta_r) and ∇u = Zᵀr, in one pass.
+  std::fill(g_u_.begin(), g_u_.end(), 0.0);
   double log_lik = 0.0, sq_residual = 0.0;
   switch (family_id(d.family)) {
     case kernels::glm_family_id::gaussian_identity:
-      likelihood_pass<kernels::glm_family_id::gaussian_identity>(d, values_.sigma, eta_.data(),
-                                                                 r_.data(), &log_lik, &sq_residual);
+      observation_pass<kernels::glm_family_id::gaussian_identity>(
+          d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik, &sq_residual);
       break;
     case kernels::glm_family_id::bernoulli_logit:
-      likelihood_pass<kernels::glm_family_id::bernoulli_logit>(d, values_.sigma, eta_.data(),
-                                                               r_.data(), &log_lik, &sq_residual);
+      observation_pass<kernels::glm_family_id::bernoulli_logit>(
+          d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik, &sq_residual);
       break;
     case kernels::glm_family_id::binomial_logit:
-      likelihood_pass<kernels::glm_family_id::binomial_logit>(d, values_.sigma, eta_.data(),
-                                                              r_.data(), &log_lik, &sq_residual);
+      observation_pass<kernels::glm_family_id::binomial_logit>(
+          d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik, &sq_residual);
       break;
     case kernels::glm_family_id::poisson_log:
-      likelihood_pass<kernels::glm_family_id::poisson_log>(d, values_.sigma, eta_.data(),
-                                                           r_.data(), &log_lik, &sq_residual);
+      observation_pass<kernels::glm_family_id::poisson_log>(
+          d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik, &sq_residual);
       break;
   }
   lp += log_lik;
@@ -126,20 +133,12 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   }
   if (!std::isfinite(lp)) return -std::numeric_limits<double>::infinity();
 
-  // ∇β = Xᵀr, ∇u = Zᵀr (Zᵀ as its own CSR: a gather per row of Zᵀ, no scatter).
+  // ∇β = Xᵀr.
   grads_.beta.resize(p);
-  Eigen::Map<const Eigen::VectorXd> r(r_.data(), static_cast<Eigen::Index>(n));
+  Eigen::Map<const Eigen::VectorXd> r(eta_r_.data(), static_cast<Eigen::Index>(n));
   if (p > 0) {
     Eigen::Map<Eigen::VectorXd>(grads_.beta.data(), static_cast<Eigen::Index>(p)).noalias() =
         x.transpose() * r;
-  }
-  for (std::size_t row = 0; row < d.n_u; ++row) {
-    double s = 0.0;
-    for (std::int32_t e = d.Zt.row_ptr[row]; e < d.Zt.row_ptr[row + 1]; ++e) {
-      s += d.Zt.values[static_cast<std::size_t>(e)] *
-           r_[static_cast<std::size_t>(d.Zt.col_idx[static_cast<std::size_t>(e)])];
-    }
-    g_u_[row] = s;
   }
 
   // Chain rule to z, sd and L, and z's standard-normal prior.

@@ -1,6 +1,6 @@
 #pragma once
 /** @file The GLM log density and its analytic gradient on the CPU (the reference for every other
- *  backend): η = Xβ + Zu + offset with X dense column-major and Z sparse (CSR; Zᵀ as its own CSR),
+ *  backend): η = Xβ + Zu + offset with X dense column-major and Z sparse (CSR; Zᵀr by a scatter along Z's rows),
  *  the per-observation family math of kernels/glm_family.cuh, the group-effect chain rule of
  *  kernels/group_effects.cuh, and the model's priors and transforms. */
 
@@ -21,7 +21,9 @@ class glm_cpu_density final : public log_density_function {
 
  private:
   std::shared_ptr<const model> model_;
-  mutable std::vector<double> eta_, r_, u_, g_u_;
+  /// η, overwritten by r = d log p / d η in the observation pass (one vector of n, not two).
+  mutable std::vector<double> eta_r_;
+  mutable std::vector<double> u_, g_u_;
   mutable global_values values_;
   mutable global_gradients grads_;
 };

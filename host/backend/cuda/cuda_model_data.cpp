@@ -108,9 +108,9 @@ model_layout make_layout(const model& m) {
 std::size_t shared_data_bytes(const model_layout& l, const design& d) {
   std::size_t bytes = 8 * (d.X.size() + d.y.size() + d.trials.size() + d.se.size() +
                            d.offset.size());
-  bytes += 4 * (d.Z.row_ptr.size() + d.Z.col_idx.size() + d.Zt.row_ptr.size() +
-                d.Zt.col_idx.size());
-  bytes += 8 * (d.Z.values.size() + d.Zt.values.size());
+  // Z and its transpose (uploaded beside it): the same entries, n_u + 1 row offsets.
+  bytes += 4 * (d.Z.row_ptr.size() + d.Z.col_idx.size() + (d.n_u + 1) + d.Z.col_idx.size());
+  bytes += 8 * (2 * d.Z.values.size());
   bytes += sizeof(kernels::group_term_desc) * l.terms.size();
   bytes += sizeof(kernels::segment_desc) * l.segments.size();
   return bytes;
@@ -119,9 +119,7 @@ std::size_t shared_data_bytes(const model_layout& l, const design& d) {
 cuda_model_data::cuda_model_data(std::shared_ptr<const model> m)
     : model_(std::move(m)), layout_(make_layout(*model_)), family_(family_id(model_->data().family)) {
   const design& d = model_->data();
-  const bool z_ok = d.n_u == 0 || (d.Z.row_ptr.size() == d.n_obs + 1 &&
-                                    d.Zt.row_ptr.size() == d.n_u + 1 &&
-                                    d.Zt.n_nonzeros() == d.Z.n_nonzeros());
+  const bool z_ok = d.n_u == 0 || (d.Z.row_ptr.size() == d.n_obs + 1 && d.Z.n_cols == d.n_u);
   if (d.X.size() != d.n_obs * d.n_coefs() || d.y.size() != d.n_obs || !z_ok) {
     throw backend_error("the design's arrays do not have the sizes its counts say (n_obs " +
                         std::to_string(d.n_obs) + ", p " + std::to_string(d.n_coefs()) +
@@ -135,9 +133,15 @@ cuda_model_data::cuda_model_data(std::shared_ptr<const model> m)
   z_row_ptr_ = upload(d.Z.row_ptr);
   z_col_idx_ = upload(d.Z.col_idx);
   z_values_ = upload(d.Z.values);
-  zt_row_ptr_ = upload(d.Zt.row_ptr);
-  zt_col_idx_ = upload(d.Zt.col_idx);
-  zt_values_ = upload(d.Zt.values);
+  {
+    // The device gathers ∇u = Zᵀr along the rows of Zᵀ (a scatter would need atomics, whose
+    // order, and so whose sums, vary from run to run). The host design does not keep Zᵀ; it is
+    // formed here and freed once uploaded.
+    const csr_matrix zt = transpose(d.Z);
+    zt_row_ptr_ = upload(zt.row_ptr);
+    zt_col_idx_ = upload(zt.col_idx);
+    zt_values_ = upload(zt.values);
+  }
   terms_ = upload(layout_.terms);
   segments_ = upload(layout_.segments);
 }
