@@ -71,10 +71,10 @@ void check_design(const design& d, const hbglm::table& t, const hbglm::formula& 
   const std::size_t p = d.n_coefs();
   HBGLM_FUZZ_CHECK(n >= 1, "a design with no observations");
   HBGLM_FUZZ_CHECK(n + d.n_dropped == t.n_rows(), "kept + dropped != table rows");
-  HBGLM_FUZZ_CHECK(d.row_of_obs.size() == n, "row_of_obs size");
+  HBGLM_FUZZ_CHECK(d.row_of_obs.size() == (d.n_dropped > 0 ? n : 0), "row_of_obs size");
   for (std::size_t i = 0; i < n; ++i) {
-    HBGLM_FUZZ_CHECK(d.row_of_obs[i] < t.n_rows(), "row_of_obs out of range");
-    if (i > 0) HBGLM_FUZZ_CHECK(d.row_of_obs[i - 1] < d.row_of_obs[i], "row_of_obs not increasing");
+    HBGLM_FUZZ_CHECK(d.table_row(i) < t.n_rows(), "table_row out of range");
+    if (i > 0) HBGLM_FUZZ_CHECK(d.table_row(i - 1) < d.table_row(i), "table_row not increasing");
   }
   HBGLM_FUZZ_CHECK(d.y.size() == n, "y size");
   HBGLM_FUZZ_CHECK(d.trials.size() == (d.family == hbglm::family::binomial ? n : 0), "trials size");

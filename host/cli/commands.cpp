@@ -124,6 +124,9 @@ const char* const sample_usage =
     "  --seed N                 random seed; the same seed gives identical files (default: from\n"
     "                           the clock, printed in the files)\n"
     "  --adapt-delta X          0.8: target acceptance rate; raise to 0.95-0.99 on divergences\n"
+    "  --stepsize X             1: the initial step size, where Stan's heuristic starts\n"
+    "  --no-adapt               no adaptation: every transition uses --stepsize and the unit\n"
+    "                           metric (CmdStan's adapt engaged=0)\n"
     "  --max-depth N            10: maximum tree depth\n"
     "  --metric NAME            diag (default), dense, dense_diag (dense over the global\n"
     "                           parameters, diagonal over the group-level effects)\n"
@@ -179,9 +182,9 @@ void print_summary(const std::vector<std::string>& files, const std::string& for
 int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) {
   const args a(argc, argv, 2,
                {"data", "formula", "family", "prior", "chains", "threads", "warmup", "samples",
-                "thin", "seed", "adapt-delta", "max-depth", "metric", "init", "backend",
-                "output-dir", "output-prefix", "save-group-effects", "sig-figs"},
-               {"help", "quiet"});
+                "thin", "seed", "adapt-delta", "stepsize", "max-depth", "metric", "init",
+                "backend", "output-dir", "output-prefix", "save-group-effects", "sig-figs"},
+               {"help", "quiet", "no-adapt"});
   if (a.has("help")) {
     out << sample_usage;
     return 0;
@@ -203,6 +206,8 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
     n.seed = std::random_device{}() & 0x7fffffffu;
   }
   n.delta = a.get_real("adapt-delta", n.delta, 0.1, 0.9999999);
+  n.stepsize = a.get_real("stepsize", n.stepsize, 1e-15, 1e7);
+  n.adapt_engaged = !a.has("no-adapt");
   n.max_depth = static_cast<int>(a.get_int("max-depth", n.max_depth, 1, 30));
   n.metric = parse_metric_kind(a.get("metric", "diag"));
   n.init_radius = a.get_real("init", n.init_radius, 0.0, 1e6);

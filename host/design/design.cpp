@@ -229,7 +229,8 @@ class design_builder {
     release_columns_except({});
     if (owned_ != nullptr) std::vector<std::size_t>().swap(owned_->line_of_row);
     build_z(d);
-    d.row_of_obs = std::move(rows_);
+    if (d.n_dropped > 0) d.row_of_obs = std::move(rows_);
+    std::vector<std::size_t>().swap(rows_);
     return d;
   }
 

@@ -83,7 +83,9 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
   kv("num_samples", std::to_string(n.num_samples));
   kv("thin", std::to_string(n.thin));
   kv("save_warmup", "0");
+  kv("adapt_engaged", n.adapt_engaged ? "1" : "0");
   kv("adapt_delta", num(n.delta));
+  kv("stepsize", num(n.stepsize));
   kv("max_depth", std::to_string(n.max_depth));
   kv("metric", to_string(n.metric));
   kv("stepsize_jitter", num(n.stepsize_jitter));

@@ -46,7 +46,7 @@ nuts::nuts(detail::backend& backend, std::uint64_t seed, std::uint32_t chain)
       z_bck_(phase_point::make(backend)),
       z_sample_(tree_sample::make(backend)),
       z_propose_(tree_sample::make(backend)) {
-  for (auto* v : {&p_fwd_fwd_, &p_fwd_bck_, &p_bck_fwd_, &p_bck_bck_, &rho_, &rho_scratch_}) {
+  for (auto* v : {&p_fwd_bck_, &p_bck_fwd_, &rho_, &rho_scratch_}) {
     *v = backend_.make_vector();
   }
 }
@@ -133,11 +133,12 @@ nuts_transition nuts::transition() {
   z_bck_.lp = z_.lp;
   copy_to_sample(z_, kinetic0, z_sample_);
 
-  // The momenta at the inner and outer ends of the forward and backward parts.
-  backend_.copy(*z_.p, *p_fwd_fwd_);
+  // The momenta at the inner ends of the forward and backward parts. Those at the outer ends
+  // (Stan's p_fwd_fwd and p_bck_bck) are the momenta of z_ and z_bck_, the states there.
   backend_.copy(*z_.p, *p_fwd_bck_);
   backend_.copy(*z_.p, *p_bck_fwd_);
-  backend_.copy(*z_.p, *p_bck_bck_);
+  detail::device_vector& p_fwd_fwd = *z_.p;
+  detail::device_vector& p_bck_bck = *z_bck_.p;
 
   backend_.copy(*z_.p, *rho_);
 
@@ -157,16 +158,16 @@ nuts_transition nuts::transition() {
     const detail::device_vector* rho_bck = rho_.get();
     if (uniform() > 0.5) {
       // Extend the trajectory forward: the old trajectory becomes the backward part.
-      backend_.copy(*p_fwd_fwd_, *p_bck_fwd_);
-      valid_subtree = build_tree(depth_, z_, z_propose_, *p_fwd_bck_, *p_fwd_fwd_, H0, 1,
+      backend_.copy(p_fwd_fwd, *p_bck_fwd_);
+      valid_subtree = build_tree(depth_, z_, z_propose_, *p_fwd_bck_, p_fwd_fwd, H0, 1,
                                  n_leapfrog, log_sum_weight_subtree, sum_metro_prob);
-      rho_fwd = &subtree_rho(depth_, *p_fwd_fwd_);
+      rho_fwd = &subtree_rho(depth_, p_fwd_fwd);
     } else {
       // Extend backward: the old trajectory becomes the forward part.
-      backend_.copy(*p_bck_bck_, *p_fwd_bck_);
-      valid_subtree = build_tree(depth_, z_bck_, z_propose_, *p_bck_fwd_, *p_bck_bck_, H0, -1,
+      backend_.copy(p_bck_bck, *p_fwd_bck_);
+      valid_subtree = build_tree(depth_, z_bck_, z_propose_, *p_bck_fwd_, p_bck_bck, H0, -1,
                                  n_leapfrog, log_sum_weight_subtree, sum_metro_prob);
-      rho_bck = &subtree_rho(depth_, *p_bck_bck_);
+      rho_bck = &subtree_rho(depth_, p_bck_bck);
     }
 
     // A diverging or turning subtree is never sampled from; its steps still count.
@@ -188,13 +189,13 @@ nuts_transition nuts::transition() {
     // merged trajectory, as in base_nuts; the checks have no side effects, so computing the
     // merged sum last lets it overwrite the old one in place (a + b and b + a have the same bits).
     backend_.add(*rho_bck, *p_fwd_bck_, *rho_scratch_);
-    bool persist_criterion = compute_criterion(*p_bck_bck_, *p_fwd_bck_, *rho_scratch_);
+    bool persist_criterion = compute_criterion(p_bck_bck, *p_fwd_bck_, *rho_scratch_);
 
     backend_.add(*rho_fwd, *p_bck_fwd_, *rho_scratch_);
-    persist_criterion &= compute_criterion(*p_bck_fwd_, *p_fwd_fwd_, *rho_scratch_);
+    persist_criterion &= compute_criterion(*p_bck_fwd_, p_fwd_fwd, *rho_scratch_);
 
     backend_.add(*rho_bck, *rho_fwd, *rho_);
-    persist_criterion &= compute_criterion(*p_bck_bck_, *p_fwd_fwd_, *rho_);
+    persist_criterion &= compute_criterion(p_bck_bck, p_fwd_fwd, *rho_);
 
     if (!persist_criterion) break;
   }
@@ -250,7 +251,7 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
     copy_to_sample(z, kinetic, z_propose);
 
     backend_.copy(*z.p, p_beg);
-    backend_.copy(*z.p, p_end);
+    if (&p_end != z.p.get()) backend_.copy(*z.p, p_end);  // at the outer end, p_end is z.p
 
     return !divergent_;
   }

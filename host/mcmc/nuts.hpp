@@ -64,7 +64,7 @@ class nuts {
   /// Vectors of length dim a chain's sampler holds: this many, plus vectors_per_level for each
   /// tree level from 1 to the deepest reached minus one (tree_level). The memory estimates use
   /// them (api/chain_memory.cpp); NutsTransition.RunsToMaxDepthWhenNothingStops counts them.
-  static constexpr std::size_t vectors_beside_levels = 16;
+  static constexpr std::size_t vectors_beside_levels = 14;
   static constexpr std::size_t vectors_per_level = 5;
 
   /** @param[in,out] backend where the vectors live; must outlive this object
@@ -132,7 +132,7 @@ class nuts {
    *  @param[in] depth the subtree depth
    *  @param[in,out] z the state integrated from; on return the subtree's last state
    *  @param[out] z_propose the subtree's multinomial proposal
-   *  @param[out] p_beg, p_end p at the subtree's first and last states
+   *  @param[out] p_beg, p_end p at the subtree's first and last states (p_end may be z.p itself)
    *  @param[in] H0 the Hamiltonian at the start of the transition
    *  @param[in] sign +1 forward, -1 backward
    *  @param[in,out] n_leapfrog, log_sum_weight, sum_metro_prob the caller's accumulators
@@ -194,7 +194,9 @@ class nuts {
   // saved state in init_stepsize, between transitions.
   phase_point z_bck_;
   tree_sample z_sample_, z_propose_;
-  std::unique_ptr<detail::device_vector> p_fwd_fwd_, p_fwd_bck_, p_bck_fwd_, p_bck_bck_;
+  /// The momenta at the inner ends of the forward and backward parts (the outer ends' are
+  /// z_.p and z_bck_.p).
+  std::unique_ptr<detail::device_vector> p_fwd_bck_, p_bck_fwd_;
   std::unique_ptr<detail::device_vector> rho_;  ///< the whole trajectory's momentum sum
   /// The momentum sums the checks across adjacent (sub)trees take, in transition() and in
   /// build_tree. Each is formed after the (sub)trees it sums have been built and used at once, so

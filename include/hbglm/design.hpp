@@ -49,7 +49,7 @@ struct random_block {
 };
 
 /** Everything the model and the backends read. Rows with a missing value in a used column are
- *  dropped (lme4's na.action = na.omit); `row_of_obs` maps back to the table. */
+ *  dropped (lme4's na.action = na.omit); `table_row` maps back to the table. */
 struct design {
   hbglm::family family = hbglm::family::gaussian;
   std::string formula_text;
@@ -75,9 +75,14 @@ struct design {
   /// the CUDA backend uploads transpose(Z) (108 of the election model's 637 B per row).
   csr_matrix Z;
 
-  std::vector<std::size_t> row_of_obs;  ///< table row of each observation
+  /// Table row of each observation; empty when no row was dropped (observation i is row i):
+  /// 8 B per row that the identity does not need. Read it through table_row.
+  std::vector<std::size_t> row_of_obs;
   std::size_t n_dropped = 0;            ///< rows dropped for missing values
   std::vector<std::string> messages;    ///< notes and warnings for the user (dropped rows, ...)
+
+  /** The table row (0-based) observation @p i came from. */
+  std::size_t table_row(std::size_t i) const { return row_of_obs.empty() ? i : row_of_obs[i]; }
 };
 
 /** @p m transposed, as its own CSR: row c lists the rows of @p m with an entry in column c, in

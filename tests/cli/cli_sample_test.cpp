@@ -182,6 +182,35 @@ TEST(CliSample, InterruptStopsCleanlyAndSaysHowManyDrawsWereWritten) {
   fs::remove_all(dir);
 }
 
+TEST(CliSample, NoAdaptKeepsTheGivenStepSize) {
+  // CmdStan's adapt engaged=0: no heuristic, no dual averaging, so every transition, warmup
+  // included, uses the given step size (no jitter), and the file says so.
+  const fs::path dir = fresh_dir("no_adapt");
+  const auto r = run("sample --data " + sleepstudy +
+                     " --formula 'Reaction ~ Days + (1 | Subject)' --warmup 20 --samples 30 "
+                     "--chains 1 --seed 3 --quiet --no-adapt --stepsize 0.0625 --output-dir " +
+                     dir.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const cmdstan_csv csv = read_cmdstan_csv((dir / "hbglm_1.csv").string());
+  EXPECT_EQ(csv.config.at("adapt_engaged"), "0");
+  EXPECT_EQ(csv.config.at("stepsize"), "0.0625");
+  ASSERT_EQ(csv.n_draws(), 30u);
+  for (double eps : csv.columns[csv.find("stepsize__")]) EXPECT_EQ(eps, 0.0625);
+  fs::remove_all(dir);
+
+  // With adaptation (the default), the heuristic and dual averaging move it.
+  const fs::path adapted = fresh_dir("adapt");
+  const auto a = run("sample --data " + sleepstudy +
+                     " --formula 'Reaction ~ Days + (1 | Subject)' --warmup 20 --samples 30 "
+                     "--chains 1 --seed 3 --quiet --stepsize 0.0625 --output-dir " +
+                     adapted.string());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  const cmdstan_csv b = read_cmdstan_csv((adapted / "hbglm_1.csv").string());
+  EXPECT_EQ(b.config.at("adapt_engaged"), "1");
+  EXPECT_NE(b.columns[b.find("stepsize__")].front(), 0.0625);
+  fs::remove_all(adapted);
+}
+
 TEST(CliSample, BadOptionsFailWithAClearMessage) {
   struct bad_case {
     std::string args, message;
@@ -192,6 +221,10 @@ TEST(CliSample, BadOptionsFailWithAClearMessage) {
       {base + " --chains 0", "--chains must be between 1"},
       {base + " --chains two", "--chains must be an integer, not 'two'"},
       {base + " --adapt-delta 1.5", "--adapt-delta must be in"},
+      {base + " --stepsize 0", "--stepsize must be in [1e-15, 1e+07], not 0"},
+      {base + " --stepsize -0.1", "--stepsize must be in"},
+      {base + " --stepsize fast", "--stepsize must be a number, not 'fast'"},
+      {base + " --no-adapt 1", "unexpected argument '1'"},
       {base + " --metric full", "metric"},
       {base + " --family gamma", "unknown family 'gamma'"},
       {base + " --backend tpu", "unknown backend 'tpu'"},

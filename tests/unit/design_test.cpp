@@ -176,6 +176,13 @@ const table& reference_data() {
 }
 
 /** A CSR matrix as a dense row-major matrix (small matrices only). */
+/** design::table_row for every observation. */
+std::vector<std::size_t> table_rows(const design& d) {
+  std::vector<std::size_t> rows(d.n_obs);
+  for (std::size_t i = 0; i < d.n_obs; ++i) rows[i] = d.table_row(i);
+  return rows;
+}
+
 std::vector<double> dense(const csr_matrix& m) {
   std::vector<double> out(m.n_rows * m.n_cols, 0.0);
   for (std::size_t r = 0; r < m.n_rows; ++r) {
@@ -267,7 +274,7 @@ TEST_P(design_vs_r, population_level_matches_model_matrix) {
   const design d = build_design(reference_data(), f, family::gaussian);
 
   ASSERT_EQ(d.n_obs, r.n);
-  EXPECT_EQ(d.row_of_obs, r.rows);
+  EXPECT_EQ(table_rows(d), r.rows);
   EXPECT_EQ(d.n_dropped, reference_data().n_rows() - r.n);
   EXPECT_EQ(d.y.size(), d.n_obs);
   EXPECT_EQ(d.formula_text, c.formula);
@@ -568,6 +575,7 @@ TEST(design_missing, rows_with_missing_used_values_are_dropped_with_a_count) {
   EXPECT_EQ(d.n_obs, 4u);
   EXPECT_EQ(d.n_dropped, 4u);
   EXPECT_EQ(d.row_of_obs, (std::vector<std::size_t>{0, 2, 4, 7}));
+  EXPECT_EQ(table_rows(d), d.row_of_obs);
   EXPECT_EQ(d.y, (std::vector<double>{1.5, 2.5, 3.5, 5.0}));
   ASSERT_EQ(d.messages.size(), 1u);
   EXPECT_TRUE(contains(d.messages[0], "4 of 8 rows dropped"));
@@ -582,6 +590,9 @@ TEST(design_missing, missing_value_in_an_unused_column_drops_nothing) {
   EXPECT_EQ(d.n_obs, 3u);
   EXPECT_EQ(d.n_dropped, 0u);
   EXPECT_TRUE(d.messages.empty());
+  // Nothing dropped: the identity map is not stored.
+  EXPECT_TRUE(d.row_of_obs.empty());
+  EXPECT_EQ(table_rows(d), (std::vector<std::size_t>{0, 1, 2}));
 }
 
 TEST(design_missing, missing_trials_se_and_offset_drop_rows_too) {

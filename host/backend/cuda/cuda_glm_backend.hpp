@@ -72,9 +72,10 @@ double assemble_sums(const model& m, const model_layout& layout, const double* s
  *  the dense metric. An estimate for the up-front memory check. */
 std::size_t per_chain_bytes(const model_layout& layout);
 
-/** Vectors of length dim a NUTS chain holds at most at the default maximum depth 10 (nuts.hpp:
- *  19 for the state and the top-level bookkeeping and 6 per tree level from 1 to 9: 73), rounded
- *  up. */
+/** Vectors of length dim allowed for a NUTS chain at the default maximum depth 10: nuts.hpp keeps
+ *  14 for the state and the top-level bookkeeping and 5 per tree level from 1 to 9 (59), and the
+ *  adaptation about 10 more; the rest is headroom. This layer cannot include mcmc/nuts.hpp, so
+ *  tests/backend/cuda_backend_cuda_test.cpp checks the allowance against its counts. */
 constexpr std::size_t n_sampler_vectors = 96;
 
 /** The CUDA implementation of the backend seam for a GLM model. One instance per chain, with its
