@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
 # Peak host memory of `hbglm sample` (CPU backend) against the size of the data the model reads.
 #
-# For each n it simulates the election data (ARCHITECTURE §1, gaussian, seed 1), runs a short
-# `hbglm sample` under /usr/bin/time -v (CSV -> table -> design -> model -> CPU backend -> a few
-# NUTS iterations) and reports the maximum resident set size against the data's own size in
-# binary: floor = n (8p + 8 + 4K) bytes, the X, y and group-index bytes a gradient reads
-# (ARCHITECTURE §9; p = 48, K = 9 here: 428 B per row, as in bench/grad_eval). At the largest n
-# it also runs 4 chains (chains share the design and the model, so the extra peak should be the
-# chains' own vectors: eta and r per observation, and the sampler's vectors of length dim,
-# of which a chain's sampler keeps 19 plus 6 per tree level reached (host/mcmc/nuts.hpp);
-# 4ch_extra = 4-chain peak - 1-chain peak).
+# For each n it simulates the election data (ARCHITECTURE §1, gaussian, seed 1) and runs
+# `hbglm sample` under /usr/bin/time -v twice, reporting the maximum resident set size against
+# the data's own size in binary: floor = n (8p + 8 + 4K) bytes, the X, y and group-index bytes a
+# gradient reads (ARCHITECTURE §9; p = 48, K = 9 here: 428 B per row, as in bench/grad_eval).
+#   short: 1 chain, 5 warmup and 5 sampling iterations at tree depth <= MAX_DEPTH_SHORT (4): the
+#          peak of loading (CSV -> table -> design -> model) and of a shallow chain.
+#   deep:  4 chains at once (--threads 4), each one transition at the default maximum depth 10
+#          (--no-adapt --stepsize 1e-12: no U-turn in 1,023 leapfrog steps; the script checks
+#          treedepth__ = 10): the worst case of a run, the design plus four chains at their
+#          deepest, each keeping eta (n doubles) and the sampler's 14 + 5·9 vectors of length dim
+#          (host/mcmc/nuts.hpp) beside the adaptation's.
 #
 #   bench/memory.sh [HBGLM_BINARY] [N ...]     (defaults: build/cpu/hbglm, 100000 300000 1000000)
-#   WORK=dir (default bench/out/memory)  CHAINS4=0 skips the 4-chain line
-#   MAX_DEPTH=4: caps the tree depth so that the early warmup iterations of a 1M-row run stay
-#   short. The data's part of the peak does not depend on it; the chains' part does (6 vectors
-#   of length dim per level).
+#   WORK=dir (default bench/out/memory)  DEEP=0 skips the deep runs (1M: about 5 min on 2 cores)
 #
 # Needs GNU time (/usr/bin/time, Debian package `time`). Prints a table; also writes
 # $WORK/memory.csv.
@@ -24,8 +23,8 @@ hbglm=${1:-build/cpu/hbglm}
 shift || true
 sizes=${*:-100000 300000 1000000}
 work=${WORK:-bench/out/memory}
-max_depth=${MAX_DEPTH:-4}
-chains4=${CHAINS4:-1}
+max_depth_short=${MAX_DEPTH_SHORT:-4}
+deep=${DEEP:-1}
 p=48
 K=9
 if [ ! -x /usr/bin/time ]; then
@@ -34,14 +33,15 @@ if [ ! -x /usr/bin/time ]; then
 fi
 mkdir -p "$work"
 
-# run_sample N DATA FORMULA CHAINS LABEL: prints "peak_MB wall_s"
+# run_sample N DATA FORMULA LABEL ARGS...: prints "peak_bytes wall"
 run_sample() {
-  local n=$1 data=$2 formula=$3 chains=$4 label=$5
+  local n=$1 data=$2 formula=$3 label=$4
+  shift 4
   local out="$work/out_${label}"
+  rm -rf "$out"
   mkdir -p "$out"
-  local cmd=("$hbglm" sample --data "$data" --family gaussian --formula "$formula"
-             --chains "$chains" --warmup 5 --samples 5 --max-depth "$max_depth" --seed 1
-             --save-group-effects none --quiet --output-dir "$out")
+  local cmd=("$hbglm" sample --data "$data" --family gaussian --formula "$formula" --seed 1
+             --save-group-effects none --quiet --output-dir "$out" "$@")
   echo "# /usr/bin/time -v ${cmd[*]}" >&2
   if ! /usr/bin/time -v -o "$work/time_${label}.txt" "${cmd[@]}" > "$work/log_${label}.txt" 2>&1
   then
@@ -54,14 +54,31 @@ run_sample() {
   echo "$((kb * 1024)) $wall"
 }
 
+# deepest_tree LABEL: the smallest of the chains' largest treedepth__ in the run's files.
+deepest_tree() {
+  local out="$work/out_$1" min=99 f d
+  for f in "$out"/hbglm_[0-9]*.csv; do
+    d=$(grep -v '^#' "$f" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "treedepth__") c = i; next }
+      { if ($c > m) m = $c } END { print m + 0 }')
+    [ "$d" -lt "$min" ] && min=$d
+  done
+  echo "$min"
+}
+
 csv="$work/memory.csv"
-echo "n,chains,floor_MB,csv_MB,peak_MB,peak_over_floor,peak_over_csv,extra_over_1_chain_MB,wall" \
-  > "$csv"
+echo "n,run,chains_at_once,tree_depth,floor_MB,csv_MB,peak_MB,peak_over_floor,wall" > "$csv"
 table="$work/table.txt"
-printf '%9s %6s %9s %8s %9s %10s %8s %13s %9s\n' n chains floor_MB csv_MB peak_MB peak/floor \
-  peak/csv 4ch_extra_MB wall > "$table"
-last_n=""
-last_peak=0
+printf '%9s %6s %7s %6s %9s %8s %9s %10s %9s\n' n run chains depth floor_MB csv_MB peak_MB \
+  peak/floor wall > "$table"
+add_row() {  # N RUN CHAINS DEPTH FLOOR CSV_BYTES PEAK WALL
+  local row
+  row=$(awk -v n="$1" -v r="$2" -v c="$3" -v d="$4" -v f="$5" -v cb="$6" -v pk="$7" -v w="$8" \
+    'BEGIN { printf "%d,%s,%d,%s,%.1f,%.1f,%.1f,%.2f,%s", n, r, c, d, f / 1e6, cb / 1e6, pk / 1e6,
+             pk / f, w }')
+  echo "$row" >> "$csv"
+  echo "$row" | awk -F, '{ printf "%9s %6s %7s %6s %9s %8s %9s %10s %9s\n",
+    $1, $2, $3, $4, $5, $6, $7, $8, $9 }' >> "$table"
+}
 for n in $sizes; do
   data="$work/election_${n}.csv"
   formula_file="$work/election_${n}.formula"
@@ -71,34 +88,21 @@ for n in $sizes; do
   fi
   formula=$(cat "$formula_file")
   floor=$((n * (8 * p + 8 + 4 * K)))
-  csv_bytes=$(stat -c %s "$data")
-  result=$(run_sample "$n" "$data" "$formula" 1 "${n}_1")
-  read -r peak wall <<< "$result"
-  row=$(awk -v n="$n" -v f="$floor" -v c="$csv_bytes" -v pk="$peak" -v w="$wall" 'BEGIN {
-    printf "%d,1,%.1f,%.1f,%.1f,%.2f,%.2f,,%s", n, f / 1e6, c / 1e6, pk / 1e6, pk / f, pk / c, w }')
-  echo "$row" >> "$csv"
-  echo "$row" | awk -F, '{ printf "%9s %6s %9s %8s %9s %10s %8s %13s %9s\n",
-    $1, $2, $3, $4, $5, $6, $7, "", $9 }' >> "$table"
-  last_n=$n
-  last_peak=$peak
-  last_data=$data
-  last_formula=$formula
+  csv_bytes=$(stat -L -c %s "$data")
+  read -r peak wall <<< "$(run_sample "$n" "$data" "$formula" "${n}_short" --chains 1 \
+    --warmup 5 --samples 5 --max-depth "$max_depth_short")"
+  add_row "$n" short 1 "<=$max_depth_short" "$floor" "$csv_bytes" "$peak" "$wall"
+  if [ "$deep" = 1 ]; then
+    read -r peak wall <<< "$(run_sample "$n" "$data" "$formula" "${n}_deep" --chains 4 \
+      --threads 4 --warmup 0 --samples 1 --no-adapt --stepsize 1e-12)"
+    depth=$(deepest_tree "${n}_deep")
+    if [ "$depth" != 10 ]; then
+      echo "memory.sh: a deep run at n=$n stopped at tree depth $depth, not 10" >&2
+      exit 1
+    fi
+    add_row "$n" deep 4 "$depth" "$floor" "$csv_bytes" "$peak" "$wall"
+  fi
 done
-if [ "$chains4" = 1 ] && [ -n "$last_n" ]; then
-  n=$last_n
-  floor=$((n * (8 * p + 8 + 4 * K)))
-  csv_bytes=$(stat -c %s "$last_data")
-  result=$(run_sample "$n" "$last_data" "$last_formula" 4 "${n}_4")
-  read -r peak wall <<< "$result"
-  row=$(awk -v n="$n" -v f="$floor" -v c="$csv_bytes" -v pk="$peak" -v p1="$last_peak" \
-    -v w="$wall" 'BEGIN {
-    printf "%d,4,%.1f,%.1f,%.1f,%.2f,%.2f,%.1f,%s", n, f / 1e6, c / 1e6, pk / 1e6, pk / f, pk / c,
-      (pk - p1) / 1e6, w }')
-  echo "$row" >> "$csv"
-  echo "$row" | awk -F, '{ printf "%9s %6s %9s %8s %9s %10s %8s %13s %9s\n",
-    $1, $2, $3, $4, $5, $6, $7, $8, $9 }' >> "$table"
-fi
 echo "# floor = n (8p + 8 + 4K) bytes, p = $p, K = $K; peak = maximum resident set size" \
-  "(GNU time); MB = 1e6 bytes; csv written by hbglm simulate (17 significant digits);" \
-  "max depth $max_depth; 4 chains run min(4, $(nproc) cores) at a time"
+  "(GNU time); MB = 1e6 bytes; csv written by hbglm simulate (17 significant digits)"
 cat "$table"

@@ -10,7 +10,7 @@
 namespace hbglm::detail {
 
 /** Host bytes one CPU-backend chain holds beside the shared data, at its deepest: η, which r
- *  overwrites (8 B per observation), the sampler's 14 vectors of length dim plus 5 per tree level
+ *  overwrites (8 B per observation), the sampler's 12 vectors of length dim plus 4 per tree level
  *  (host/mcmc/nuts.hpp) at @p max_depth, about 10 more for the adaptation and the backend, and
  *  three n_dense² matrices for a dense metric block (estimator, metric, Cholesky factor). */
 std::size_t cpu_chain_bytes(std::size_t n_obs, std::size_t dim, int max_depth,

@@ -34,7 +34,6 @@ phase_point phase_point::make(detail::backend& backend) {
 tree_sample tree_sample::make(detail::backend& backend) {
   tree_sample s;
   s.q = backend.make_vector();
-  s.grad = backend.make_vector();
   return s;
 }
 
@@ -113,7 +112,6 @@ detail::device_vector& nuts::subtree_rho(int depth, detail::device_vector& p_end
 
 void nuts::copy_to_sample(const phase_point& z, double kinetic, tree_sample& sample) {
   backend_.copy(*z.q, *sample.q);
-  backend_.copy(*z.grad, *sample.grad);
   sample.lp = z.lp;
   sample.kinetic = kinetic;
 }
@@ -204,9 +202,12 @@ nuts_transition nuts::transition() {
   // Averaged over every leapfrog step, including those of rejected subtrees.
   const double accept_prob = sum_metro_prob / static_cast<double>(n_leapfrog);
 
-  // Move to the sampled state (the next transition starts from its q, ∇ and log p).
+  // Move to the sampled state (the next transition starts from its q, ∇ and log p). Samples keep
+  // q but not ∇ (one vector fewer per tree level), so ∇ is evaluated again here: one gradient per
+  // transition, against 2^depth - 1 in the trajectory. The backends are deterministic, so it has
+  // the bits the leapfrog step had; log p is the one recorded then.
   std::swap(z_.q, z_sample_.q);
-  std::swap(z_.grad, z_sample_.grad);
+  backend_.log_density_grad(*z_.q, *z_.grad);
   z_.lp = z_sample_.lp;
   energy_ = z_sample_.kinetic - z_.lp;
 
@@ -315,9 +316,11 @@ void nuts::init_stepsize() {
 
   // Stan copies the whole ps_point and re-evaluates the gradient after each reset; restoring the
   // cached log p and gradient gives the same values without the evaluation. Between transitions
-  // z_propose_ is free, so it holds the saved state.
-  tree_sample& saved = z_propose_;
-  copy_to_sample(z_, 0.0, saved);
+  // the backward end z_bck_ is free, so it holds the saved state.
+  phase_point& saved = z_bck_;
+  backend_.copy(*z_.q, *saved.q);
+  backend_.copy(*z_.grad, *saved.grad);
+  saved.lp = z_.lp;
   auto restore = [this, &saved] {
     backend_.copy(*saved.q, *z_.q);
     backend_.copy(*saved.grad, *z_.grad);

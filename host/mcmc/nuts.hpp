@@ -28,14 +28,15 @@ struct phase_point {
   static phase_point make(detail::backend& backend);
 };
 
-/** A state a (sub)tree proposes: what the next transition needs (q, ∇ log p, log p) and the
- *  kinetic energy for energy__. Stan keeps a whole ps_point; the momentum is not needed later. */
+/** A state a (sub)tree proposes: its position and log p, and the kinetic energy for energy__.
+ *  Stan keeps a whole ps_point; the momentum is not needed later, and the gradient only for the
+ *  one sample a transition ends at, where nuts::transition evaluates it again (a proposal per
+ *  tree level would otherwise hold one more vector). */
 struct tree_sample {
   std::unique_ptr<detail::device_vector> q;
-  std::unique_ptr<detail::device_vector> grad;
   double lp = 0;
   double kinetic = 0;
-  /** Allocates the two vectors in @p backend, zero-filled. */
+  /** Allocates q in @p backend, zero-filled. */
   static tree_sample make(detail::backend& backend);
 };
 
@@ -64,8 +65,8 @@ class nuts {
   /// Vectors of length dim a chain's sampler holds: this many, plus vectors_per_level for each
   /// tree level from 1 to the deepest reached minus one (tree_level). The memory estimates use
   /// them (api/chain_memory.cpp); NutsTransition.RunsToMaxDepthWhenNothingStops counts them.
-  static constexpr std::size_t vectors_beside_levels = 14;
-  static constexpr std::size_t vectors_per_level = 5;
+  static constexpr std::size_t vectors_beside_levels = 12;
+  static constexpr std::size_t vectors_per_level = 4;
 
   /** @param[in,out] backend where the vectors live; must outlive this object
    *  @param[in] seed the run's seed
@@ -163,7 +164,7 @@ class nuts {
   phase_point z_;  ///< the current state; during a transition, the forward end
 
  private:
-  /** Per-depth scratch vectors of build_tree, allocated the first time a depth is reached: five
+  /** Per-depth scratch vectors of build_tree, allocated the first time a depth is reached: four
    *  vectors of length dim per level (bench/README.md, memory.sh). */
   struct tree_level {
     std::unique_ptr<detail::device_vector> p_init_end, p_final_beg;
@@ -190,8 +191,8 @@ class nuts {
   bool divergent_ = false;
   double energy_ = 0;
 
-  // Top-level bookkeeping of transition(), named as in base_nuts. z_propose_ also holds the
-  // saved state in init_stepsize, between transitions.
+  // Top-level bookkeeping of transition(), named as in base_nuts. z_bck_ also holds the saved
+  // state in init_stepsize, between transitions.
   phase_point z_bck_;
   tree_sample z_sample_, z_propose_;
   /// The momenta at the inner ends of the forward and backward parts (the outer ends' are

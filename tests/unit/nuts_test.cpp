@@ -303,14 +303,15 @@ TEST(NutsBuildTree, NonFiniteLogDensityIsAnInfinitePotential) {
 
 TEST(NutsTransition, RunsToMaxDepthWhenNothingStops) {
   // Also the sampler's memory, vectors of length dim (bench/README.md, memory.sh). A transition
-  // to depth d builds subtrees of depth 0 to d - 1, each level from 1 up keeping five: the momenta
+  // to depth d builds subtrees of depth 0 to d - 1, each level from 1 up keeping four: the momenta
   // at the inner ends of its halves, one momentum sum (the initial half's, then the subtree's),
-  // and the final half's proposal (q, ∇). Beside them: the current and backward states (q, p, ∇;
-  // their momenta are those at the trajectory's outer ends), the sample and the proposal (q, ∇),
-  // the momenta at the inner ends of the forward and backward parts, the trajectory's momentum
-  // sum and the U-turn checks' scratch: 14 (the mock's checks and kinetic energy never ask the
-  // backend for M⁻¹p, whose scratch the CPU backend shares with its leapfrog). Stan's layout,
-  // with p♯ beside every p, a zeroed momentum sum per half and level and all four edge momenta,
+  // and the final half's proposal (q; its ∇ is evaluated again for the one state a transition
+  // ends at). Beside them: the current and backward states (q, p, ∇; their momenta are those at
+  // the trajectory's outer ends), the sample's and the proposal's q, the momenta at the inner ends
+  // of the forward and backward parts, the trajectory's momentum sum and the U-turn checks'
+  // scratch: 12 (the mock's checks and kinetic energy never ask the backend for M⁻¹p, whose
+  // scratch the CPU backend shares with its leapfrog). Stan's layout, with p♯ beside every p, a
+  // zeroed momentum sum per half and level, all four edge momenta and whole states as proposals,
   // keeps 9 per level and 25 beside them.
   for (int max_depth : {1, 2, 5, 10}) {
     SCOPED_TRACE("max depth " + std::to_string(max_depth));
@@ -332,7 +333,7 @@ TEST(NutsTransition, RunsToMaxDepthWhenNothingStops) {
     const double q = val(sampler.position())[0] / 1.5;
     EXPECT_EQ(q, std::round(q));
     EXPECT_LE(std::abs(q), 3 * ((1 << max_depth) - 1));
-    EXPECT_EQ(backend.n_vectors_made, 14u + 5u * static_cast<std::size_t>(max_depth - 1));
+    EXPECT_EQ(backend.n_vectors_made, 12u + 4u * static_cast<std::size_t>(max_depth - 1));
     EXPECT_EQ(backend.n_vectors_made,
               nuts::vectors_beside_levels +
                   nuts::vectors_per_level * static_cast<std::size_t>(max_depth - 1));

@@ -1,8 +1,8 @@
 #pragma once
 /** @file The GLM log density and its analytic gradient on the CPU (the reference for every other
- *  backend): η = Xβ + Zu + offset with X dense column-major and Z sparse (CSR; Zᵀr by a scatter along Z's rows),
- *  the per-observation family math of kernels/glm_family.cuh, the group-effect chain rule of
- *  kernels/group_effects.cuh, and the model's priors and transforms. */
+ *  backend): η = Xβ + Zu + offset with X dense column-major and Z sparse (CSR; Zᵀr by a scatter
+ *  along Z's rows), the per-observation family math of kernels/glm_family.cuh, the group-effect
+ *  chain rule of kernels/group_effects.cuh, and the model's priors and transforms. */
 
 #include <memory>
 #include <vector>

@@ -73,7 +73,7 @@ double assemble_sums(const model& m, const model_layout& layout, const double* s
 std::size_t per_chain_bytes(const model_layout& layout);
 
 /** Vectors of length dim allowed for a NUTS chain at the default maximum depth 10: nuts.hpp keeps
- *  14 for the state and the top-level bookkeeping and 5 per tree level from 1 to 9 (59), and the
+ *  12 for the state and the top-level bookkeeping and 4 per tree level from 1 to 9 (48), and the
  *  adaptation about 10 more; the rest is headroom. This layer cannot include mcmc/nuts.hpp, so
  *  tests/backend/cuda_backend_cuda_test.cpp checks the allowance against its counts. */
 constexpr std::size_t n_sampler_vectors = 96;
