@@ -20,7 +20,9 @@
 #   (b) the gpu-labelled tests: tests/hbglm_tests_gpu --gtest_brief=1
 #   (c) bench/hbglm_bench_grad_eval_cuda: CPU vs CUDA log density + gradient of the election model
 #       at n = 300k, 1M, 3M, 10M (bernoulli; gaussian at 300k and 1M), against the bytes-read floor,
-#       with the peak device memory against the data's size; as many sizes as the time allows
+#       with the peak device memory against the data's size; as many sizes as the time allows;
+#       at 3M and 10M also 4 chains at once at tree depth 10 (--deep-chains 4: the device peak of
+#       the issue's "10M rows with 4 chains on one 80 GB GPU", about 15 s at 10M)
 #   (e) peers, when `python3 -c 'import numpyro, jax'` works there (the image has both): on
 #       election data made by the carried hbglm (`hbglm simulate`, n = 30000, gaussian), the
 #       gradient bench at that n, bench/peers/numpyro_election.py --grad-only, an hbglm CUDA run
@@ -98,10 +100,16 @@ while (($# > 0)); do
 done
 [[ "$mode" == quick || "$mode" == tests ]] && peers=0
 [[ "$mode" == peers ]] && peers=1
-# Peer run settings (step e); the variables are for trying the script on a small case.
+# Peer run settings (step e); the variables are for trying the script on a small case, and for
+# longer runs split over two calls (PEER_WARMUP=1000 PEER_SAMPLES=1000 PEER_TOOLS=hbglm, then
+# PEER_TOOLS=numpyro: about 250 s and 450 s on an H200 by the 300 + 300 run's times).
 peer_n=${PEER_N:-30000} peer_chains=${PEER_CHAINS:-4}
 peer_warmup=${PEER_WARMUP:-300} peer_samples=${PEER_SAMPLES:-300}
 peer_backend=${PEER_BACKEND:-cuda}
+peer_tools=${PEER_TOOLS:-hbglm numpyro}
+# The runs' time limits grow with their length: 150 s (hbglm) and 300 s (NumPyro) per 600
+# iterations, and never past the budget.
+peer_scale=$(((peer_warmup + peer_samples + 599) / 600))
 peer_reserve=0
 ((peers)) && [[ "$mode" != peers ]] && peer_reserve=150
 cd "$here" || exit 1
@@ -158,7 +166,7 @@ run_peers() {
   local work="${TMPDIR:-/tmp}/gpu_check_work" limit
   local data="$work/election_${peer_n}_gaussian.csv"
   local script="$here/bench/peers/numpyro_election.py"
-  if ! python3 -c 'import numpyro, jax' 2>/dev/null; then
+  if [[ " $peer_tools " == *" numpyro "* ]] && ! python3 -c 'import numpyro, jax' 2>/dev/null; then
     echo "skipped: python3 cannot import numpyro and jax here"
     return
   fi
@@ -175,7 +183,8 @@ run_peers() {
     echo "failed: hbglm simulate"
     return
   fi
-  python3 -c 'import jax, numpyro; print("jax", jax.__version__, "numpyro", numpyro.__version__, jax.devices())'
+  [[ " $peer_tools " == *" numpyro "* ]] &&
+    python3 -c 'import jax, numpyro; print("jax", jax.__version__, "numpyro", numpyro.__version__, jax.devices())'
 
   echo "--- hbglm gradient at n = $peer_n (hbglm_bench_grad_eval_cuda --csv --family gaussian)"
   timeout 60 "$bench" --csv --family gaussian "$peer_n" >"$work/grad_30k.csv"
@@ -185,14 +194,26 @@ run_peers() {
   local hb_grad
   hb_grad=$(awk -F, 'NR > 1 && $1 ~ /^[0-9]+$/ {print $8; exit}' "$work/grad_30k.csv")
 
-  echo "--- numpyro_election.py --grad-only"
-  limit=$(clamp 120 "$(left_after 150)" 30)
-  PYTHONUNBUFFERED=1 timeout "$limit" python3 "$script" "$data" --family gaussian \
-    --chains "$peer_chains" --seed 1 --grad-only --grad-out "$logs/numpyro_grad.csv"
-  echo "numpyro grad-only: exit $? (limit $limit s)"
+  if [[ " $peer_tools " == *" numpyro "* ]]; then
+    echo "--- numpyro_election.py --grad-only"
+    limit=$(clamp 120 "$(left_after 150)" 30)
+    PYTHONUNBUFFERED=1 timeout "$limit" python3 "$script" "$data" --family gaussian \
+      --chains "$peer_chains" --seed 1 --grad-only --grad-out "$logs/numpyro_grad.csv"
+    echo "numpyro grad-only: exit $? (limit $limit s)"
+  fi
 
+  [[ " $peer_tools " == *" hbglm "* ]] && peer_hbglm "$work" "$data" "$formula" "$hb_grad"
+  [[ " $peer_tools " == *" numpyro "* ]] && peer_numpyro "$data" "$script"
+  return 0
+}
+
+# The hbglm run of step (e): WORK DATA FORMULA GRAD_MS.
+peer_hbglm() {
+  local work=$1 data=$2 formula=$3 hb_grad=$4 limit
   echo "--- hbglm sample --backend $peer_backend (${peer_chains} chains, $peer_warmup + $peer_samples)"
-  limit=$(clamp 150 "$(left_after 90)" 30)
+  local numpyro_reserve=0
+  [[ " $peer_tools " == *" numpyro "* ]] && numpyro_reserve=90
+  limit=$(clamp $((150 * peer_scale)) "$(left_after "$numpyro_reserve")" 30)
   timeout "$limit" "$cli" sample --backend "$peer_backend" --data "$data" --family gaussian \
     --formula "$formula" --chains "$peer_chains" --warmup "$peer_warmup" \
     --samples "$peer_samples" --seed 1 --output-dir "$work" --output-prefix hbglm_cuda \
@@ -234,9 +255,13 @@ print(f"RESULT tool=hbglm_{sys.argv[3]} grad_ms={sys.argv[2]} wall_s={seconds:.1
       f"ess_per_1000_grad={1000 * e / max(1, leapfrog):.4g}")
 PY
   fi
+}
 
+# The NumPyro run of step (e): DATA SCRIPT.
+peer_numpyro() {
+  local data=$1 script=$2 limit
   echo "--- numpyro_election.py (${peer_chains} chains vectorized, $peer_warmup + $peer_samples)"
-  limit=$(clamp 300 "$(left_after 5)" 30)
+  limit=$(clamp $((300 * peer_scale)) "$(left_after 5)" 30)
   PYTHONUNBUFFERED=1 timeout "$limit" python3 "$script" "$data" --family gaussian \
     --chains "$peer_chains" --warmup "$peer_warmup" --samples "$peer_samples" --seed 1 \
     --skip-grad --out "$logs/numpyro_gaussian_${peer_n}.csv"
@@ -280,7 +305,7 @@ if [[ "$mode" != tests && "$mode" != peers ]]; then
     left=$(left_after "$peer_reserve")
     if ((left > 90)); then
       timeout "$left" "$bench" --family bernoulli --time-budget $((left - 60)) \
-        3000000 10000000 2>&1 | grep -v '^#\|^ *n ' | tee -a "$logs/bench.txt"
+        --deep-chains 4 3000000 10000000 2>&1 | grep -v '^#\|^ *n ' | tee -a "$logs/bench.txt"
       rc=${PIPESTATUS[0]}
       ((rc != 0)) && bench_rc=$rc
     else
@@ -310,6 +335,7 @@ if ((bench_rc >= 0)); then
          note = ""; for (i = 20; i <= NF; ++i) note = note " " $i
          printf "  n=%-9s %-9s cpu %9s  cuda %8s  leapfrog %8s  x_floor %6s  cpu/cuda %7s  lp_rel %s  dev_MB %s (x%s floor)%s\n",
                 $1, $2, $7, $8, $9, $12, $14, $15, $18, $19, note}' "$logs/bench.txt"
+  grep '^deep-chains' "$logs/bench.txt" | sed 's/^/  /'
 fi
 if ((peers)); then
   printf '%-10s election n=%s gaussian, %s chains x (%s warmup + %s draws); seconds without\n' \

@@ -21,8 +21,15 @@
  *  that its columns are freed while the design is built); rss/floor relates it to floor_MB.
  *  Memory that an earlier data set freed but the allocator kept counts in a later one's peak.
  *
+ *  --deep-chains C adds, per data set, C chains on CPU backends running one transition each at
+ *  once (a thread each) at the deepest tree (bench_common.hpp, transitions_at_deepest_tree), the
+ *  most memory a run of C chains takes: a `deep-chains` line with the peak resident set, reset
+ *  before the chains are made, so that it is the design (and what the allocator kept of the
+ *  simulated table) plus the chains, against floor_MB. bench/memory.sh measures the same through
+ *  `hbglm sample`, with the CSV loading.
+ *
  *  Usage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] [--min-time SEC]
- *                               [n ...]
+ *                               [--deep-chains C] [n ...]
  *  Output: a table on stdout (CSV with --csv; the description and the profile then go to
  *  stderr). */
 
@@ -75,12 +82,14 @@ struct options {
   std::uint64_t seed = 1;
   int min_reps = 20;
   double min_seconds = 1.0;
+  int deep_chains = 0;  ///< chains at the deepest tree per data set (0: none)
 };
 
 [[noreturn]] void usage(const std::string& problem, int status = 2) {
   std::fprintf(stderr,
                "%s\nusage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] "
-               "[--min-time SEC] [n ...]\n  n: observations, default 30000 300000 (1e6 and "
+               "[--min-time SEC] [--deep-chains C] [n ...]\n  n: observations, default 30000 "
+               "300000 (1e6 and "
                "3e5 are accepted)\n",
                problem.c_str());
   std::exit(status);
@@ -105,6 +114,8 @@ options parse_args(int argc, char** argv) {
         o.min_reps = std::max(1, std::stoi(next()));
       } else if (a == "--min-time") {
         o.min_seconds = std::stod(next());
+      } else if (a == "--deep-chains") {
+        o.deep_chains = std::max(0, std::min(64, std::stoi(next())));
       } else if (a == "--help" || a == "-h") {
         usage("Times the log density + gradient of the election model on the CPU.", 0);
       } else if (!a.empty() && a[0] != '-') {
@@ -805,6 +816,21 @@ int main(int argc, char** argv) {
         r.stan_ms = n == 30000 ? stan_ms_30k : stan_ms_300k * static_cast<double>(n) / 300000.0;
         r.rss_mb = peak_rss_mb();
         print_row(r, o);
+        if (o.deep_chains > 0) {
+          reset_peak_rss();
+          const auto t_deep = clock_type::now();
+          const int depth = hbglm::bench::transitions_at_deepest_tree(
+              hbglm::backend_kind::cpu, prob.model_ptr, o.deep_chains, o.seed, [] {});
+          // VmHWM is in MiB, floor and sampler in 1e6 bytes.
+          const double peak_mb = peak_rss_mb() * 1.048576;
+          const double sampler_mb =
+              o.deep_chains * hbglm::bench::sampler_vector_bytes(r.dim) / 1e6;
+          std::fprintf(meta,
+                       "deep-chains n=%zu family=%s chains=%d depth=%d seconds=%.1f "
+                       "peak_rss_MB=%.1f floor_MB=%.1f sampler_MB=%.1f peak_over_floor=%.3f\n",
+                       n, r.family.c_str(), o.deep_chains, depth, seconds_since(t_deep), peak_mb,
+                       r.floor_mb, sampler_mb, peak_mb / r.floor_mb);
+        }
         if (o.profile && !profile(prob, q, grad, lp, r.cpu_ms, r, o, meta)) copies_agree = false;
       }
     }

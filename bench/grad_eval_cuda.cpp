@@ -25,9 +25,16 @@
  *  --time-budget stops before a size that would likely not finish in time (its set-up estimated
  *  from the last size's, linear in n).
  *
+ *  --deep-chains C adds, per size, C chains on CUDA backends running one transition each at once
+ *  at the deepest tree (bench_common.hpp, transitions_at_deepest_tree: 1,023 leapfrog steps each),
+ *  the most device memory a run of C chains takes: a `deep-chains` line with the peak (measured
+ *  as dev_MB, from before the chains' backends are made, so with the data uploaded once for all)
+ *  against the data (data_MB) plus the C chains' sampler vectors (sampler_MB), and against
+ *  floor_MB plus sampler_MB (issue 6's target: under 1.5).
+ *
  *  Usage: hbglm_bench_grad_eval_cuda [--csv] [--family bernoulli|gaussian|both] [--seed S]
  *           [--min-reps N] [--min-time SEC] [--cpu-reps N] [--max-cpu-n N] [--time-budget SEC]
- *           [n ...]
+ *           [--deep-chains C] [n ...]
  *  Output: a table on stdout (CSV with --csv; the description goes to stderr then). */
 
 #include <algorithm>
@@ -139,13 +146,15 @@ struct options {
   int cpu_reps = 3;
   std::size_t max_cpu_n = 10000000;
   double time_budget = 1e9;
+  int deep_chains = 0;  ///< chains at the deepest tree per size (0: none)
 };
 
 [[noreturn]] void usage(const std::string& problem, int status = 2) {
   std::fprintf(stderr,
                "%s\nusage: hbglm_bench_grad_eval_cuda [--csv] [--family bernoulli|gaussian|both] "
                "[--seed S] [--min-reps N] [--min-time SEC] [--cpu-reps N] [--max-cpu-n N] "
-               "[--time-budget SEC] [n ...]\n  n: observations, default 300000 1000000 3000000 "
+               "[--time-budget SEC] [--deep-chains C] [n ...]\n  n: observations, default "
+               "300000 1000000 3000000 "
                "10000000 (1e6 and 3e5 are accepted); --cpu-reps 0 skips the CPU backend\n",
                problem.c_str());
   std::exit(status);
@@ -183,6 +192,8 @@ options parse_args(int argc, char** argv) {
         o.max_cpu_n = static_cast<std::size_t>(std::stod(next()));
       } else if (a == "--time-budget") {
         o.time_budget = std::stod(next());
+      } else if (a == "--deep-chains") {
+        o.deep_chains = std::max(0, std::min(64, std::stoi(next())));
       } else if (a == "--help" || a == "-h") {
         usage("Times the log density + gradient of the election model on CUDA and CPU.", 0);
       } else if (!a.empty() && a[0] != '-') {
@@ -270,6 +281,35 @@ double bandwidth_of_device(std::string* name) {
   *name = devices.empty() ? "no CUDA device" : devices.front();
   if (name->find("H200") != std::string::npos) return h200_bandwidth;
   return h100_bandwidth;
+}
+
+/// --deep-chains: the device memory of o.deep_chains chains at their deepest (the gradient's
+/// backend is gone by now, and with it the uploaded data, so the peak counts one upload).
+void deep_chains_line(const hbglm::problem& prob, const result& r, const options& o,
+                      peak_tracker& tracker, std::FILE* out) {
+  const auto t0 = clock_type::now();
+  int depth = 0;
+  std::string failure;
+  try {
+    tracker.start();
+    depth = hbglm::bench::transitions_at_deepest_tree(hbglm::backend_kind::cuda, prob.model_ptr,
+                                                      o.deep_chains, o.seed,
+                                                      [&] { tracker.sample(); });
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  const double sampler_mb =
+      o.deep_chains * hbglm::bench::sampler_vector_bytes(r.dim) / 1e6;
+  const double peak_mb = tracker.peak() / 1e6;
+  std::fprintf(out,
+               "deep-chains n=%zu family=%s chains=%d depth=%d seconds=%.1f device_peak_MB=%.1f "
+               "data_MB=%.1f floor_MB=%.1f sampler_MB=%.1f peak_over_data_plus_sampler=%.3f "
+               "peak_over_floor_plus_sampler=%.3f%s%s\n",
+               r.n, r.family.c_str(), o.deep_chains, depth, seconds_since(t0), peak_mb,
+               r.data_mb, r.floor_mb, sampler_mb, peak_mb / (r.data_mb + sampler_mb),
+               peak_mb / (r.floor_mb + sampler_mb), failure.empty() ? "" : " failed: ",
+               failure.c_str());
+  std::fflush(out);
 }
 
 }  // namespace
@@ -391,6 +431,9 @@ int main(int argc, char** argv) {
         }
         if (!std::isfinite(lp_cuda) && r.note.empty()) r.note = "cuda log density not finite";
         print_row(r, o);
+        if (o.deep_chains > 0 && r.note.empty()) {
+          deep_chains_line(prob, r, o, tracker, meta);
+        }
       }
     }
   } catch (const hbglm::error& e) {
