@@ -184,31 +184,31 @@ TEST(CliSample, InterruptStopsCleanlyAndSaysHowManyDrawsWereWritten) {
 
 TEST(CliSample, NoAdaptKeepsTheGivenStepSize) {
   // CmdStan's adapt engaged=0: no heuristic, no dual averaging, so every transition, warmup
-  // included, uses the given step size (no jitter), and the file says so.
-  const fs::path dir = fresh_dir("no_adapt");
-  const auto r = run("sample --data " + sleepstudy +
-                     " --formula 'Reaction ~ Days + (1 | Subject)' --warmup 20 --samples 30 "
-                     "--chains 1 --seed 3 --quiet --no-adapt --stepsize 0.0625 --output-dir " +
-                     dir.string());
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const cmdstan_csv csv = read_cmdstan_csv((dir / "hbglm_1.csv").string());
-  EXPECT_EQ(csv.config.at("adapt_engaged"), "0");
-  EXPECT_EQ(csv.config.at("stepsize"), "0.0625");
-  ASSERT_EQ(csv.n_draws(), 30u);
-  for (double eps : csv.columns[csv.find("stepsize__")]) EXPECT_EQ(eps, 0.0625);
-  fs::remove_all(dir);
+  // included, uses the given step size (no jitter), and the file says so. With adaptation (the
+  // default), the heuristic and dual averaging move it.
+  auto run_with = [](const std::string& name, const std::string& extra) {
+    const fs::path dir = fresh_dir(name);
+    const auto r = run("sample --data " + sleepstudy +
+                       " --formula 'Reaction ~ Days + (1 | Subject)' --warmup 20 --samples 30 "
+                       "--chains 1 --seed 3 --quiet --stepsize 0.001 " + extra +
+                       " --output-dir " + dir.string());
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    cmdstan_csv csv = read_cmdstan_csv((dir / "hbglm_1.csv").string());
+    fs::remove_all(dir);
+    return csv;
+  };
+  const cmdstan_csv fixed = run_with("no_adapt", "--no-adapt");
+  EXPECT_EQ(fixed.config.at("adapt_engaged"), "0");
+  EXPECT_EQ(fixed.config.at("stepsize"), "0.001");
+  ASSERT_EQ(fixed.n_draws(), 30u);
+  for (double eps : fixed.columns[fixed.find("stepsize__")]) EXPECT_EQ(eps, 0.001);
+  const std::vector<double>& lp = fixed.columns[fixed.find("lp__")];
+  EXPECT_NE(lp.front(), lp.back());  // small enough a step to move
 
-  // With adaptation (the default), the heuristic and dual averaging move it.
-  const fs::path adapted = fresh_dir("adapt");
-  const auto a = run("sample --data " + sleepstudy +
-                     " --formula 'Reaction ~ Days + (1 | Subject)' --warmup 20 --samples 30 "
-                     "--chains 1 --seed 3 --quiet --stepsize 0.0625 --output-dir " +
-                     adapted.string());
-  ASSERT_EQ(a.exit_code, 0) << a.output;
-  const cmdstan_csv b = read_cmdstan_csv((adapted / "hbglm_1.csv").string());
-  EXPECT_EQ(b.config.at("adapt_engaged"), "1");
-  EXPECT_NE(b.columns[b.find("stepsize__")].front(), 0.0625);
-  fs::remove_all(adapted);
+  const cmdstan_csv adapted = run_with("adapt", "");
+  EXPECT_EQ(adapted.config.at("adapt_engaged"), "1");
+  ASSERT_EQ(adapted.n_draws(), 30u);
+  EXPECT_NE(adapted.columns[adapted.find("stepsize__")].front(), 0.001);
 }
 
 TEST(CliSample, BadOptionsFailWithAClearMessage) {
