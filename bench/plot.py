@@ -10,7 +10,8 @@
                  --csv (cuda_ms, cpu_ms), numpyro_election.py --grad-out (tool, grad_ms).
   memory.png     (b) peak memory vs n against the data's size (the floor bytes, and the arrays
                  the CUDA backend uploads). Inputs: the same files (peak_rss_MB of the CPU
-                 bench, device_peak_MB and data_MB of the CUDA bench, peak_MB of numpyro's).
+                 bench, device_peak_MB and data_MB of the CUDA bench, peak_MB of numpyro's),
+                 and bench/memory.sh's memory.csv (run, chains_at_once, peak_MB).
   sampling.png   (c) min bulk ESS per second per tool (hbglm cpu/cuda, rstanarm, numpyro, ...)
                  and wall time per tool next to lme4's. Inputs: per-parameter CSVs
                  tool,family,n,parameter,...,ess_bulk,...,seconds (numpyro_election.py --out,
@@ -78,6 +79,8 @@ def classify(results):
                 kind = "sampling"
             elif {"tool", "parameter", "estimate", "seconds"} <= h:
                 kind = "point"
+            elif {"run", "chains_at_once", "peak_MB", "floor_MB"} <= h:
+                kind = "memory_run"
             else:
                 print(f"plot.py: {path}: header not recognised, ignored")
                 continue
@@ -224,6 +227,14 @@ def plot_memory(found, results, out, plt):
                 paths.add(path)
             if "data_MB" in r and num(r["data_MB"]) > 0:
                 data_mb[n] = num(r["data_MB"])
+    for path, rows in found.get("memory_run", []):
+        for r in rows:
+            n = int(num(r["n"]))
+            floor_mb[n] = num(r["floor_MB"])
+            what = ("1 chain, short (loading peak)" if r["run"] == "short" else
+                    f"{r['chains_at_once']} chains at once at tree depth {r['tree_depth']}")
+            series[f"hbglm sample cpu (memory.sh): {what}"][n] = num(r["peak_MB"])
+            paths.add(path)
     for path, rows in found.get("grad_peer", []):
         for r in rows:
             if num(r.get("peak_MB")) > 0:
@@ -245,6 +256,8 @@ def plot_memory(found, results, out, plt):
         ns = sorted(floor_mb)
         ax.plot(ns, [floor_mb[n] for n in ns], "k--", linewidth=1,
                 label="data floor n(8p+8+4K) bytes (X, y, group indices)")
+        ax.plot(ns, [3 * floor_mb[n] for n in ns], color="0.6", linestyle="--", linewidth=1,
+                label="3 × the floor (issue 6's target for the host)")
     if data_mb:
         ns = sorted(data_mb)
         ax.plot(ns, [data_mb[n] for n in ns], "k:", linewidth=1,
