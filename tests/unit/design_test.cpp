@@ -464,6 +464,36 @@ TEST(design_reference, every_case_in_expected_txt_is_tested) {
 }
 
 // Our rules where lme4 differs, stated directly.
+TEST(design_transpose, empty_rows_and_columns_and_row_order) {
+  // 3 × 5 with an empty row (1) and empty columns (0, 3): rows of the transpose list the rows of
+  // the matrix in increasing order (the order the CPU gradient's scatter sums in).
+  csr_matrix m;
+  m.n_rows = 3;
+  m.n_cols = 5;
+  m.row_ptr = {0, 2, 2, 5};
+  m.col_idx = {1, 4, 1, 2, 4};
+  m.values = {1.5, -2.0, 3.0, 0.25, 7.0};
+  const csr_matrix t = transpose(m);
+  expect_valid_csr(t, "transpose");
+  EXPECT_EQ(t.n_rows, 5u);
+  EXPECT_EQ(t.n_cols, 3u);
+  EXPECT_EQ(t.row_ptr, (std::vector<std::int32_t>{0, 0, 2, 3, 3, 5}));
+  EXPECT_EQ(t.col_idx, (std::vector<std::int32_t>{0, 2, 2, 0, 2}));
+  EXPECT_EQ(t.values, (std::vector<double>{1.5, 3.0, 0.25, -2.0, 7.0}));
+  const csr_matrix back = transpose(t);
+  EXPECT_EQ(back.n_rows, m.n_rows);
+  EXPECT_EQ(back.n_cols, m.n_cols);
+  EXPECT_EQ(back.row_ptr, m.row_ptr);
+  EXPECT_EQ(back.col_idx, m.col_idx);
+  EXPECT_EQ(back.values, m.values);
+
+  csr_matrix none;  // no rows, no columns
+  none.row_ptr = {0};
+  const csr_matrix t0 = transpose(none);
+  EXPECT_EQ(t0.row_ptr, (std::vector<std::int32_t>{0}));
+  EXPECT_EQ(t0.n_nonzeros(), 0u);
+}
+
 TEST(design_levels, interaction_group_is_brms_named_and_first_factor_slowest) {
   const design d = build_design(reference_data(), parse_formula("y ~ x + (1 | g1/g2)"),
                                 family::gaussian);
