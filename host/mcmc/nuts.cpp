@@ -110,8 +110,10 @@ detail::device_vector& nuts::subtree_rho(int depth, detail::device_vector& p_end
   return depth == 0 ? p_end : *level(depth).rho;
 }
 
-void nuts::copy_to_sample(const phase_point& z, double kinetic, tree_sample& sample) {
+void nuts::copy_to_sample(const phase_point& z, double kinetic, long position,
+                          tree_sample& sample) {
   backend_.copy(*z.q, *sample.q);
+  sample.position = position;
   sample.lp = z.lp;
   sample.kinetic = kinetic;
 }
@@ -129,7 +131,8 @@ nuts_transition nuts::transition() {
   backend_.copy(*z_.p, *z_bck_.p);
   backend_.copy(*z_.grad, *z_bck_.grad);
   z_bck_.lp = z_.lp;
-  copy_to_sample(z_, kinetic0, z_sample_);
+  copy_to_sample(z_, kinetic0, 0, z_sample_);
+  forward_steps_ = backward_steps_ = 0;
 
   // The momenta at the inner ends of the forward and backward parts. Those at the outer ends
   // (Stan's p_fwd_fwd and p_bck_bck) are the momenta of z_ and z_bck_, the states there.
@@ -203,11 +206,18 @@ nuts_transition nuts::transition() {
   const double accept_prob = sum_metro_prob / static_cast<double>(n_leapfrog);
 
   // Move to the sampled state (the next transition starts from its q, ∇ and log p). Samples keep
-  // q but not ∇ (one vector fewer per tree level), so ∇ is evaluated again here: one gradient per
-  // transition, against 2^depth - 1 in the trajectory. The backends are deterministic, so it has
-  // the bits the leapfrog step had; log p is the one recorded then.
+  // q but not ∇ (one vector fewer per tree level). At an end of the trajectory the end state still
+  // holds ∇; elsewhere it is evaluated again: at most one gradient per transition, against
+  // 2^depth - 1 in the trajectory. The backends are deterministic, so it has the bits the
+  // leapfrog step had; log p is the one recorded then.
   std::swap(z_.q, z_sample_.q);
-  backend_.log_density_grad(*z_.q, *z_.grad);
+  if (z_sample_.position == forward_steps_) {
+    // z_ is that state: its ∇ is in place.
+  } else if (z_sample_.position == -backward_steps_) {
+    backend_.copy(*z_bck_.grad, *z_.grad);
+  } else {
+    backend_.log_density_grad(*z_.q, *z_.grad);
+  }
   z_.lp = z_sample_.lp;
   energy_ = z_sample_.kinetic - z_.lp;
 
@@ -234,6 +244,7 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
     // A single leaf: one leapfrog step. Its momentum sum is its momentum, left in p_end.
     z.lp = backend_.leapfrog(sign * epsilon_, *z.q, *z.p, *z.grad);
     ++n_leapfrog;
+    const long position = sign > 0 ? ++forward_steps_ : -++backward_steps_;
 
     const double kinetic = kinetic_energy(z);
     double h = kinetic - z.lp;  // V = -log p; log p = -infinity gives h = +infinity
@@ -249,7 +260,7 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
       sum_metro_prob += std::exp(H0 - h);
     }
 
-    copy_to_sample(z, kinetic, z_propose);
+    copy_to_sample(z, kinetic, position, z_propose);
 
     backend_.copy(*z.p, p_beg);
     if (&p_end != z.p.get()) backend_.copy(*z.p, p_end);  // at the outer end, p_end is z.p

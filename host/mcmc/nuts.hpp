@@ -30,12 +30,16 @@ struct phase_point {
 
 /** A state a (sub)tree proposes: its position and log p, and the kinetic energy for energy__.
  *  Stan keeps a whole ps_point; the momentum is not needed later, and the gradient only for the
- *  one sample a transition ends at, where nuts::transition evaluates it again (a proposal per
- *  tree level would otherwise hold one more vector). */
+ *  one sample a transition ends at, where nuts::transition takes it from the trajectory's end
+ *  state or evaluates it again (a proposal per tree level would otherwise hold one more vector). */
 struct tree_sample {
   std::unique_ptr<detail::device_vector> q;
   double lp = 0;
   double kinetic = 0;
+  /// Where the state lies on the trajectory: 0 for the transition's start, +k for the k-th step
+  /// forward, -k for the k-th step backward (so that a sample at an end, whose gradient the end
+  /// state still holds, needs no new evaluation).
+  long position = 0;
   /** Allocates q in @p backend, zero-filled. */
   static tree_sample make(detail::backend& backend);
 };
@@ -173,7 +177,7 @@ class nuts {
     tree_sample z_propose_final;
   };
   tree_level& level(int depth);
-  void copy_to_sample(const phase_point& z, double kinetic, tree_sample& sample);
+  void copy_to_sample(const phase_point& z, double kinetic, long position, tree_sample& sample);
 
   std::uint64_t seed_;
   std::uint32_t chain_;
@@ -187,6 +191,7 @@ class nuts {
   double epsilon_jitter_ = 0;
 
   int depth_ = 0;
+  long forward_steps_ = 0, backward_steps_ = 0;  ///< leapfrog steps each way this transition
   int n_leapfrog_ = 0;
   bool divergent_ = false;
   double energy_ = 0;

@@ -59,6 +59,7 @@ class mock_backend final : public detail::backend {
   std::size_t n_leapfrog_calls = 0;
   double draw_label = 0;  ///< p[1] of a drawn momentum: the position of the start state
   std::size_t n_vectors_made = 0;
+  std::size_t n_gradient_calls = 0;  ///< log_density_grad calls (not leapfrog steps)
 
   backend_kind kind() const noexcept override { return backend_kind::cpu; }
   detail::backend_caps caps() const noexcept override { return {true, false}; }
@@ -68,6 +69,7 @@ class mock_backend final : public detail::backend {
     return std::make_unique<mock_vector>(dim_);
   }
   double log_density_grad(const device_vector&, device_vector& grad) override {
+    ++n_gradient_calls;
     for (double& g : val(grad)) g = 0;
     return 0;
   }
@@ -303,16 +305,16 @@ TEST(NutsBuildTree, NonFiniteLogDensityIsAnInfinitePotential) {
 
 TEST(NutsTransition, RunsToMaxDepthWhenNothingStops) {
   // Also the sampler's memory, vectors of length dim (bench/README.md, memory.sh). A transition
-  // to depth d builds subtrees of depth 0 to d - 1, each level from 1 up keeping four: the momenta
-  // at the inner ends of its halves, one momentum sum (the initial half's, then the subtree's),
-  // and the final half's proposal (q; its ∇ is evaluated again for the one state a transition
-  // ends at). Beside them: the current and backward states (q, p, ∇; their momenta are those at
-  // the trajectory's outer ends), the sample's and the proposal's q, the momenta at the inner ends
-  // of the forward and backward parts, the trajectory's momentum sum and the U-turn checks'
-  // scratch: 12 (the mock's checks and kinetic energy never ask the backend for M⁻¹p, whose
-  // scratch the CPU backend shares with its leapfrog). Stan's layout, with p♯ beside every p, a
-  // zeroed momentum sum per half and level, all four edge momenta and whole states as proposals,
-  // keeps 9 per level and 25 beside them.
+  // to depth d builds subtrees of depth 0 to d - 1, each level from 1 up keeping four: the
+  // momenta at the inner ends of its halves, one momentum sum (the initial half's, then the
+  // subtree's), and the final half's proposal (q; the state a transition ends at gets its ∇ from
+  // an end state or a new evaluation). Beside them: the current and backward states (q, p, ∇;
+  // their momenta are those at the trajectory's outer ends), the sample's and the proposal's q,
+  // the momenta at the inner ends of the forward and backward parts, the trajectory's momentum
+  // sum and the U-turn checks' scratch: 12 (the mock's checks and kinetic energy never ask the
+  // backend for M⁻¹p, whose scratch the CPU backend shares with its leapfrog). Stan's layout,
+  // with p♯ beside every p, a zeroed momentum sum per half and level, all four edge momenta and
+  // whole states as proposals, keeps 9 per level and 25 beside them.
   for (int max_depth : {1, 2, 5, 10}) {
     SCOPED_TRACE("max depth " + std::to_string(max_depth));
     mock_backend backend(2);
@@ -351,6 +353,36 @@ std::uint64_t seed_with_two_forward_steps() {
     if (u(0) > 0.5 && u(2) > 0.5) return seed;
   }
   throw std::logic_error("no seed found");
+}
+
+TEST(NutsTransition, SampleGradientIsEvaluatedOnlyAwayFromTheEnds) {
+  // Proposals keep q but not ∇; the transition takes ∇ from an end state when the sample is one,
+  // and evaluates it otherwise (mock: constant momentum, every state equally weighted).
+  for (int max_depth : {1, 4}) {
+    SCOPED_TRACE("max depth " + std::to_string(max_depth));
+    mock_backend backend(2);
+    mock_nuts sampler(backend, 11, 0);
+    sampler.set_max_depth(max_depth);
+    sampler.set_nominal_stepsize(1);
+    set_start(sampler, 0, 1.5);
+    const int transitions = 40;
+    int at_an_end = 0;
+    for (int i = 0; i < transitions; ++i) {
+      const std::size_t calls = backend.n_gradient_calls;
+      sampler.transition();
+      const std::size_t made = backend.n_gradient_calls - calls;
+      EXPECT_LE(made, 1u);
+      if (made == 0) ++at_an_end;
+    }
+    if (max_depth == 1) {
+      // One step: the sample is the start or the new state, both ends.
+      EXPECT_EQ(at_an_end, transitions);
+    } else {
+      // Fifteen steps, sixteen states, two of them ends: most samples need the evaluation.
+      EXPECT_LT(at_an_end, transitions / 2);
+      EXPECT_GT(transitions - at_an_end, 0);
+    }
+  }
 }
 
 TEST(NutsTransition, EdgeMomentaAtTheTopLevel) {
