@@ -25,8 +25,9 @@
  *  once (a thread each) at the deepest tree (bench_common.hpp, transitions_at_deepest_tree), the
  *  most memory a run of C chains takes: a `deep-chains` line with the peak resident set, reset
  *  before the chains are made, so that it is the design (and what the allocator kept of the
- *  simulated table) plus the chains, against floor_MB. bench/memory.sh measures the same through
- *  `hbglm sample`, with the CSV loading.
+ *  simulated table) plus the chains, against floor_MB; the exit status is 1 when a chain stopped
+ *  short of that depth. bench/memory.sh measures the same through `hbglm sample`, with the CSV
+ *  loading.
  *
  *  Usage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] [--min-time SEC]
  *                               [--deep-chains C] [n ...]
@@ -248,7 +249,7 @@ double section_bytes_per_row(int s, double p, double K) {
     case s_xt_r:
       return 8.0 * p + 8.0;  // X, r
     case s_zt_r:
-      return 4.0 + 12.0 * K + 8.0;  // row_ptr, col_idx + values, r
+      return 4.0 + 12.0 * K + 8.0 + 16.0 * K;  // row_ptr, col_idx + values, r, g_u r/w
     default:
       return 0.0;
   }
@@ -744,6 +745,7 @@ int main(int argc, char** argv) {
   const options o = parse_args(argc, argv);
   std::FILE* meta = o.csv ? stderr : stdout;
   bool copies_agree = true;  // --profile: every profiling copy matched the library
+  bool deep_reached = true;  // --deep-chains: every chain got to the deepest tree
   {
     char date[32];
     const std::time_t now = std::time(nullptr);
@@ -830,6 +832,7 @@ int main(int argc, char** argv) {
                        "peak_rss_MB=%.1f floor_MB=%.1f sampler_MB=%.1f peak_over_floor=%.3f\n",
                        n, r.family.c_str(), o.deep_chains, depth, seconds_since(t_deep), peak_mb,
                        r.floor_mb, sampler_mb, peak_mb / r.floor_mb);
+          if (depth < hbglm::bench::deepest_tree) deep_reached = false;
         }
         if (o.profile && !profile(prob, q, grad, lp, r.cpu_ms, r, o, meta)) copies_agree = false;
       }
@@ -839,5 +842,5 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::fprintf(meta, "# peak RSS (VmHWM): %.0f MB\n", peak_rss_mb());
-  return copies_agree ? 0 : 1;
+  return copies_agree && deep_reached ? 0 : 1;
 }

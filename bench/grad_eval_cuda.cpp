@@ -31,7 +31,8 @@
  *  as dev_MB, from before the chains' backends are made, so with the data uploaded once for all)
  *  against the data (data_MB) plus the C chains' sampler vectors (sampler_MB), against
  *  floor_MB plus sampler_MB, and (peak - sampler_MB) / floor_MB (issue 6's target, "device peak
- *  under 1.5× the data plus the chains' vectors", read either way).
+ *  under 1.5× the data plus the chains' vectors", read either way); the exit status is 1 when a
+ *  chain stopped short of that depth or failed.
  *
  *  Usage: hbglm_bench_grad_eval_cuda [--csv] [--family bernoulli|gaussian|both] [--seed S]
  *           [--min-reps N] [--min-time SEC] [--cpu-reps N] [--max-cpu-n N] [--time-budget SEC]
@@ -286,7 +287,8 @@ double bandwidth_of_device(std::string* name) {
 
 /// --deep-chains: the device memory of o.deep_chains chains at their deepest (the gradient's
 /// backend is gone by now, and with it the uploaded data, so the peak counts one upload).
-void deep_chains_line(const hbglm::problem& prob, const result& r, const options& o,
+/// @return whether every chain got to the deepest tree
+bool deep_chains_line(const hbglm::problem& prob, const result& r, const options& o,
                       peak_tracker& tracker, std::FILE* out) {
   const auto t0 = clock_type::now();
   int depth = 0;
@@ -311,6 +313,7 @@ void deep_chains_line(const hbglm::problem& prob, const result& r, const options
                peak_mb / (r.floor_mb + sampler_mb), (peak_mb - sampler_mb) / r.floor_mb,
                failure.empty() ? "" : " failed: ", failure.c_str());
   std::fflush(out);
+  return failure.empty() && depth == hbglm::bench::deepest_tree;
 }
 
 }  // namespace
@@ -341,6 +344,7 @@ int main(int argc, char** argv) {
                bandwidth == h200_bandwidth ? "H200" : "H100 SXM", o.cpu_reps,
                memory.available() ? "driver answered" : "driver API not found: nan");
   print_header(o);
+  bool deep_ok = true;  // --deep-chains: every chain got to the deepest tree
   const auto start = clock_type::now();
   double last_setup_per_row = 0.0;
   try {
@@ -432,8 +436,9 @@ int main(int argc, char** argv) {
         }
         if (!std::isfinite(lp_cuda) && r.note.empty()) r.note = "cuda log density not finite";
         print_row(r, o);
-        if (o.deep_chains > 0 && r.note.empty()) {
-          deep_chains_line(prob, r, o, tracker, meta);
+        if (o.deep_chains > 0 && r.note.empty() &&
+            !deep_chains_line(prob, r, o, tracker, meta)) {
+          deep_ok = false;
         }
       }
     }
@@ -442,5 +447,5 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::fprintf(meta, "# total %.1f s\n", seconds_since(start));
-  return 0;
+  return deep_ok ? 0 : 1;
 }

@@ -10,7 +10,7 @@
 #   deep:  4 chains at once (--threads 4), each one transition at the default maximum depth 10
 #          (--no-adapt --stepsize 1e-12: no U-turn in 1,023 leapfrog steps; the script checks
 #          treedepth__ = 10): the worst case of a run, the design plus four chains at their
-#          deepest, each keeping eta (n doubles) and the sampler's 14 + 5·9 vectors of length dim
+#          deepest, each keeping eta (n doubles) and the sampler's 12 + 4·9 vectors of length dim
 #          (host/mcmc/nuts.hpp) beside the adaptation's.
 #
 #   bench/memory.sh [HBGLM_BINARY] [N ...]     (defaults: build/cpu/hbglm, 100000 300000 1000000)
@@ -89,12 +89,15 @@ for n in $sizes; do
   formula=$(cat "$formula_file")
   floor=$((n * (8 * p + 8 + 4 * K)))
   csv_bytes=$(stat -L -c %s "$data")
-  read -r peak wall <<< "$(run_sample "$n" "$data" "$formula" "${n}_short" --chains 1 \
-    --warmup 5 --samples 5 --max-depth "$max_depth_short")"
+  # (The assignment, not `read <<< "$(...)"`, so that set -e stops on a failed run.)
+  result=$(run_sample "$n" "$data" "$formula" "${n}_short" --chains 1 --warmup 5 --samples 5 \
+    --max-depth "$max_depth_short")
+  read -r peak wall <<< "$result"
   add_row "$n" short 1 "<=$max_depth_short" "$floor" "$csv_bytes" "$peak" "$wall"
   if [ "$deep" = 1 ]; then
-    read -r peak wall <<< "$(run_sample "$n" "$data" "$formula" "${n}_deep" --chains 4 \
-      --threads 4 --warmup 0 --samples 1 --no-adapt --stepsize 1e-12)"
+    result=$(run_sample "$n" "$data" "$formula" "${n}_deep" --chains 4 --threads 4 --warmup 0 \
+      --samples 1 --no-adapt --stepsize 1e-12)
+    read -r peak wall <<< "$result"
     depth=$(deepest_tree "${n}_deep")
     if [ "$depth" != 10 ]; then
       echo "memory.sh: a deep run at n=$n stopped at tree depth $depth, not 10" >&2

@@ -71,8 +71,9 @@ struct design {
 
   std::vector<random_block> terms;   ///< in formula order
   std::size_t n_u = 0;               ///< Σ J_t k_t
-  /// n_obs × n_u. Zᵀ is not kept: the CPU backend forms Zᵀr by scattering along Z's rows, and
-  /// the CUDA backend uploads transpose(Z) (108 of the election model's 637 B per row).
+  /// n_obs × n_u. Zᵀ is not kept (it would add 108 B per row to the election model's 504): the
+  /// CPU backend forms Zᵀr by scattering along Z's rows, and the CUDA backend uploads
+  /// transpose(Z).
   csr_matrix Z;
 
   /// Table row of each observation; empty when no row was dropped (observation i is row i):
@@ -103,9 +104,9 @@ design build_design(const table& data, const formula& f, family fam);
  *  @param[in,out] data the table, moved from */
 design build_design(table&& data, const formula& f, family fam);
 
-/** Frees each term's per-observation level_idx and covariates. Z holds the same numbers
- *  and are all that the model and the backends read, so make_problem drops these copies:
- *  4 + 8k bytes per row and term, 108 B of the 745 B per row of the election model's design
+/** Frees each term's per-observation level_idx and covariates. Z holds the same numbers and is
+ *  all that the model and the backends read, so make_problem drops these copies: 4 + 8k bytes
+ *  per row and term, 108 B per row of the election model's design, which keeps 504 without them
  *  (bench/README.md, memory.sh). */
 void release_term_rows(design& d);
 

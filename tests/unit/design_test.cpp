@@ -175,7 +175,6 @@ const table& reference_data() {
   return t;
 }
 
-/** A CSR matrix as a dense row-major matrix (small matrices only). */
 /** design::table_row for every observation. */
 std::vector<std::size_t> table_rows(const design& d) {
   std::vector<std::size_t> rows(d.n_obs);
@@ -183,6 +182,7 @@ std::vector<std::size_t> table_rows(const design& d) {
   return rows;
 }
 
+/** A CSR matrix as a dense row-major matrix (small matrices only). */
 std::vector<double> dense(const csr_matrix& m) {
   std::vector<double> out(m.n_rows * m.n_cols, 0.0);
   for (std::size_t r = 0; r < m.n_rows; ++r) {

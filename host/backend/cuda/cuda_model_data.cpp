@@ -119,7 +119,16 @@ std::size_t shared_data_bytes(const model_layout& l, const design& d) {
 cuda_model_data::cuda_model_data(std::shared_ptr<const model> m)
     : model_(std::move(m)), layout_(make_layout(*model_)), family_(family_id(model_->data().family)) {
   const design& d = model_->data();
-  const bool z_ok = d.n_u == 0 || (d.Z.row_ptr.size() == d.n_obs + 1 && d.Z.n_cols == d.n_u);
+  // transpose(Z) indexes by column: the entries must be where the row offsets say and in range.
+  const csr_matrix& z = d.Z;
+  const bool z_ok =
+      d.n_u == 0 ||
+      (z.row_ptr.size() == d.n_obs + 1 && z.n_cols == d.n_u &&
+       static_cast<std::size_t>(z.row_ptr.back()) == z.col_idx.size() &&
+       z.values.size() == z.col_idx.size() &&
+       std::all_of(z.col_idx.begin(), z.col_idx.end(), [&](std::int32_t c) {
+         return c >= 0 && static_cast<std::size_t>(c) < d.n_u;
+       }));
   if (d.X.size() != d.n_obs * d.n_coefs() || d.y.size() != d.n_obs || !z_ok) {
     throw backend_error("the design's arrays do not have the sizes its counts say (n_obs " +
                         std::to_string(d.n_obs) + ", p " + std::to_string(d.n_coefs()) +
