@@ -182,6 +182,13 @@ void set_start(mock_nuts& s, double q, double p) {
   s.z().lp = 0;
 }
 
+/** Step size 1 (no jitter), @p max_depth, and the start q = 0 with momentum 1.5. */
+void start_unit_steps(mock_nuts& s, int max_depth) {
+  s.set_max_depth(max_depth);
+  s.set_nominal_stepsize(1);
+  set_start(s, 0, 1.5);
+}
+
 // ------------------------------------------------------------------------------------------------
 // Tree building with the mock (Stan's base_nuts_test)
 
@@ -319,9 +326,7 @@ TEST(NutsTransition, RunsToMaxDepthWhenNothingStops) {
     SCOPED_TRACE("max depth " + std::to_string(max_depth));
     mock_backend backend(2);
     mock_nuts sampler(backend, 7, 0);
-    sampler.set_max_depth(max_depth);
-    sampler.set_nominal_stepsize(1);
-    set_start(sampler, 0, 1.5);
+    start_unit_steps(sampler, max_depth);
     for (int i = 0; i < 3; ++i) {
       const nuts_transition t = sampler.transition();
       EXPECT_EQ(t.depth, max_depth);
@@ -362,9 +367,7 @@ TEST(NutsTransition, SampleGradientIsEvaluatedOnlyAwayFromTheEnds) {
     SCOPED_TRACE("max depth " + std::to_string(max_depth));
     mock_backend backend(2);
     mock_nuts sampler(backend, 11, 0);
-    sampler.set_max_depth(max_depth);
-    sampler.set_nominal_stepsize(1);
-    set_start(sampler, 0, 1.5);
+    start_unit_steps(sampler, max_depth);
     const int transitions = 40;
     int at_an_end = 0;
     for (int i = 0; i < transitions; ++i) {
