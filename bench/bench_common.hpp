@@ -17,6 +17,7 @@
 #include "backend/registry.hpp"
 #include "hbglm/backend.hpp"
 #include "hbglm/model.hpp"
+#include "hbglm/sampler.hpp"
 #include "kernels/rng.cuh"
 #include "mcmc/nuts.hpp"
 
@@ -46,14 +47,13 @@ inline std::vector<double> fixed_q(std::size_t dim, std::uint64_t seed) {
 }
 
 /// The default maximum tree depth (Stan's), at which the sampler holds the most vectors.
-constexpr int deepest_tree = 10;
+inline const int deepest_tree = nuts_options{}.max_depth;
 
 /// Bytes of the sampler's vectors of length @p dim that one chain holds at tree depth
 /// deepest_tree (mcmc/nuts.hpp; the adaptation's few are not counted).
 inline double sampler_vector_bytes(std::size_t dim) {
-  const std::size_t vectors = mcmc::nuts::vectors_beside_levels +
-                              mcmc::nuts::vectors_per_level * (deepest_tree - 1);
-  return 8.0 * static_cast<double>(vectors) * static_cast<double>(dim);
+  return 8.0 * static_cast<double>(mcmc::nuts::vectors_held_at_depth(deepest_tree)) *
+         static_cast<double>(dim);
 }
 
 /// @p chains samplers on @p kind backends of @p m, each running one transition at once (a thread

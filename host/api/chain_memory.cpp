@@ -15,9 +15,8 @@ std::size_t cpu_chain_bytes(std::size_t n_obs, std::size_t dim, int max_depth,
                             std::size_t n_dense) {
   // Welford sums, the metric, the backend's scratch and u, the draw on the host: about 10.
   constexpr std::size_t k_adaptation_vectors = 10;
-  const std::size_t levels = max_depth > 1 ? static_cast<std::size_t>(max_depth - 1) : 0;
-  const std::size_t vectors = mcmc::nuts::vectors_beside_levels +
-                              mcmc::nuts::vectors_per_level * levels + k_adaptation_vectors;
+  const std::size_t vectors =
+      mcmc::nuts::vectors_held_at_depth(max_depth) + k_adaptation_vectors;
   // η (overwritten by r) per observation: glm_cpu_density.
   return 8 * dim * vectors + 8 * n_obs + 3 * 8 * n_dense * n_dense;
 }

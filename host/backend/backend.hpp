@@ -75,7 +75,8 @@ class backend {
 
   /** a · b */
   virtual double dot(const device_vector& a, const device_vector& b) = 0;
-  /** dst = src */
+  /** dst = src; copying a vector onto itself does nothing (the sampler passes z.p as its own
+   *  edge momentum). */
   virtual void copy(const device_vector& src, device_vector& dst) = 0;
   /** y += a x */
   virtual void axpy(double a, const device_vector& x, device_vector& y) = 0;

@@ -263,7 +263,7 @@ bool nuts::build_tree(int depth, phase_point& z, tree_sample& z_propose,
     copy_to_sample(z, kinetic, position, z_propose);
 
     backend_.copy(*z.p, p_beg);
-    if (&p_end != z.p.get()) backend_.copy(*z.p, p_end);  // at the outer end, p_end is z.p
+    backend_.copy(*z.p, p_end);  // at the trajectory's outer end p_end is z.p: a no-op
 
     return !divergent_;
   }

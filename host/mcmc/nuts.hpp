@@ -67,10 +67,16 @@ struct nuts_transition {
 class nuts {
  public:
   /// Vectors of length dim a chain's sampler holds: this many, plus vectors_per_level for each
-  /// tree level from 1 to the deepest reached minus one (tree_level). The memory estimates use
-  /// them (api/chain_memory.cpp); NutsTransition.RunsToMaxDepthWhenNothingStops counts them.
+  /// tree level from 1 to the deepest reached minus one (tree_level).
   static constexpr std::size_t vectors_beside_levels = 12;
   static constexpr std::size_t vectors_per_level = 4;
+  /// The vectors a chain's sampler holds once a tree has reached depth @p depth. The memory
+  /// estimates use it (api/chain_memory.cpp, bench, the CUDA allowance's test);
+  /// NutsTransition.RunsToMaxDepthWhenNothingStops counts them.
+  static constexpr std::size_t vectors_held_at_depth(int depth) {
+    return vectors_beside_levels +
+           vectors_per_level * (depth > 1 ? static_cast<std::size_t>(depth - 1) : 0);
+  }
 
   /** @param[in,out] backend where the vectors live; must outlive this object
    *  @param[in] seed the run's seed

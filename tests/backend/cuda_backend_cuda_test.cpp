@@ -36,8 +36,7 @@
 // The CUDA backend's up-front memory check allows n_sampler_vectors per chain: enough for the
 // sampler at the default maximum depth 10 (levels 1 to 9) and the adaptation's vectors.
 static_assert(hbglm::detail::cuda::n_sampler_vectors >=
-                  hbglm::mcmc::nuts::vectors_beside_levels +
-                      9 * hbglm::mcmc::nuts::vectors_per_level + 10,
+                  hbglm::mcmc::nuts::vectors_held_at_depth(10) + 10,
               "cuda_glm_backend.hpp: n_sampler_vectors no longer covers the sampler's vectors");
 #endif
 

@@ -341,9 +341,7 @@ TEST(NutsTransition, RunsToMaxDepthWhenNothingStops) {
     EXPECT_EQ(q, std::round(q));
     EXPECT_LE(std::abs(q), 3 * ((1 << max_depth) - 1));
     EXPECT_EQ(backend.n_vectors_made, 12u + 4u * static_cast<std::size_t>(max_depth - 1));
-    EXPECT_EQ(backend.n_vectors_made,
-              nuts::vectors_beside_levels +
-                  nuts::vectors_per_level * static_cast<std::size_t>(max_depth - 1));
+    EXPECT_EQ(backend.n_vectors_made, nuts::vectors_held_at_depth(max_depth));
   }
 }
 

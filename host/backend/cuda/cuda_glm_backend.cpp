@@ -401,10 +401,7 @@ double cuda_glm_backend::inv_metric_dot(const device_vector& a, const device_vec
   kernels::launch_inv_metric_dot(dim_, nd, p_sharp_dense_.get(), metric_diag_.get(), av,
                                  values_of(b), dot_partials_.get(), dot_out_.get(), stream());
   HBGLM_CUDA_CHECK_LAUNCH();
-  HBGLM_CUDA_CHECK(cudaMemcpyAsync(dot_host_.get(), dot_out_.get(), sizeof(double),
-                                   cudaMemcpyDeviceToHost, ctx_.stream()));
-  ctx_.synchronize();
-  return dot_host_[0];
+  return read_dot_out();
 }
 
 void cuda_glm_backend::draw_momentum(std::uint64_t seed, std::uint64_t chain,
@@ -449,15 +446,19 @@ double cuda_glm_backend::leapfrog(double eps, device_vector& q, device_vector& p
 // ---------------------------------------------------------------------------------------------
 // Vector operations
 
+double cuda_glm_backend::read_dot_out() {
+  HBGLM_CUDA_CHECK(cudaMemcpyAsync(dot_host_.get(), dot_out_.get(), sizeof(double),
+                                   cudaMemcpyDeviceToHost, ctx_.stream()));
+  ctx_.synchronize();
+  return dot_host_[0];
+}
+
 double cuda_glm_backend::dot(const device_vector& a, const device_vector& b) {
   if (dim_ == 0) return 0.0;
   kernels::launch_dot(dim_, values_of(a), values_of(b), dot_partials_.get(), dot_out_.get(),
                       stream());
   HBGLM_CUDA_CHECK_LAUNCH();
-  HBGLM_CUDA_CHECK(cudaMemcpyAsync(dot_host_.get(), dot_out_.get(), sizeof(double),
-                                   cudaMemcpyDeviceToHost, ctx_.stream()));
-  ctx_.synchronize();
-  return dot_host_[0];
+  return read_dot_out();
 }
 
 void cuda_glm_backend::copy(const device_vector& src, device_vector& dst) {

@@ -113,6 +113,8 @@ class cuda_glm_backend final : public backend {
   double evaluate(const double* q, double* grad);
   /** -infinity, with the gradient zeroed (as the CPU backend leaves it). */
   double reject(double* grad);
+  /** The scalar a dot kernel left in dot_out_, brought to the host (waits for the stream). */
+  double read_dot_out();
   void* stream() const noexcept { return ctx_.stream(); }
 
   std::shared_ptr<const model> model_;
