@@ -24,7 +24,8 @@
 #       at 3M and 10M also 4 chains at once at tree depth 10 (--deep-chains 4: the device peak of
 #       the issue's "10M rows with 4 chains on one 80 GB GPU", about 15 s at 10M)
 #   (e) peers, when `python3 -c 'import numpyro, jax'` works there (the image has both): on
-#       election data made by the carried hbglm (`hbglm simulate`, n = 30000, gaussian), the
+#       election data made by the carried hbglm (`hbglm simulate`, n = 30000, gaussian; PEER_N and
+#       PEER_FAMILY change them, PEER_WARMUP and PEER_SAMPLES the runs' length), the
 #       gradient bench at that n, bench/peers/numpyro_election.py --grad-only, an hbglm CUDA run
 #       (`hbglm sample --backend cuda`, 4 chains, 300 warmup + 300 draws) and the same run in
 #       NumPyro (4 chains vectorized on the GPU, float64); each under its own time limit
@@ -35,7 +36,7 @@
 # run can be rerun within the 15 device minutes; with the peers 150 s of it are kept for (e), and
 # the bench stops at the sizes that fit).
 # $OUT (at most 8 files come back): info.txt tests.txt bench.txt grad_eval_cuda.csv peers.txt
-# numpyro_grad.csv numpyro_gaussian_30000.csv hbglm_cuda_gaussian_30000.csv; the last three are
+# numpyro_grad.csv numpyro_FAMILY_N.csv hbglm_cuda_FAMILY_N.csv; the last three are
 # bench/results/ formats (bench/plot.py). Scratch (the data, chain files) goes to
 # ${TMPDIR:-/tmp}/gpu_check_work.
 # Exit status: 0 when the tests passed and the bench ran, 1 otherwise (the peers do not count).
@@ -100,10 +101,11 @@ while (($# > 0)); do
 done
 [[ "$mode" == quick || "$mode" == tests ]] && peers=0
 [[ "$mode" == peers ]] && peers=1
-# Peer run settings (step e); the variables are for trying the script on a small case, and for
-# longer runs split over two calls (PEER_WARMUP=1000 PEER_SAMPLES=1000 PEER_TOOLS=hbglm, then
-# PEER_TOOLS=numpyro: about 250 s and 450 s on an H200 by the 300 + 300 run's times).
-peer_n=${PEER_N:-30000} peer_chains=${PEER_CHAINS:-4}
+# Peer run settings (step e); the variables are for trying the script on a small case, for
+# longer runs split over two calls (PEER_WARMUP=1000 PEER_SAMPLES=1000 PEER_TOOLS=hbglm: 116 s on
+# an H200; then PEER_TOOLS=numpyro: about 350-450 s by its 300 + 300 time), and for the issue's
+# other sampling runs (PEER_N=300000, PEER_FAMILY=bernoulli).
+peer_n=${PEER_N:-30000} peer_family=${PEER_FAMILY:-gaussian} peer_chains=${PEER_CHAINS:-4}
 peer_warmup=${PEER_WARMUP:-300} peer_samples=${PEER_SAMPLES:-300}
 peer_backend=${PEER_BACKEND:-cuda}
 peer_tools=${PEER_TOOLS:-hbglm numpyro}
@@ -164,7 +166,7 @@ table_to_csv() {
 # Step (e). Prints its log; its last line is what the summary shows when it stops early.
 run_peers() {
   local work="${TMPDIR:-/tmp}/gpu_check_work" limit
-  local data="$work/election_${peer_n}_gaussian.csv"
+  local data="$work/election_${peer_n}_${peer_family}.csv"
   local script="$here/bench/peers/numpyro_election.py"
   if [[ " $peer_tools " == *" numpyro "* ]] && ! python3 -c 'import numpyro, jax' 2>/dev/null; then
     echo "skipped: python3 cannot import numpyro and jax here"
@@ -177,7 +179,7 @@ run_peers() {
   rm -rf "$work"
   mkdir -p "$work"
   local formula
-  formula=$("$cli" simulate --model election --n "$peer_n" --family gaussian --seed 1 \
+  formula=$("$cli" simulate --model election --n "$peer_n" --family "$peer_family" --seed 1 \
     --out "$data" | sed -n "s/.*--formula '\(.*\)'/\1/p")
   if [[ -z "$formula" ]]; then
     echo "failed: hbglm simulate"
@@ -188,18 +190,18 @@ run_peers() {
 
   local hb_grad=nan
   if [[ " $peer_tools " == *" hbglm "* ]]; then
-    echo "--- hbglm gradient at n = $peer_n (hbglm_bench_grad_eval_cuda --csv --family gaussian)"
-    timeout 60 "$bench" --csv --family gaussian "$peer_n" >"$work/grad_30k.csv"
-    cat "$work/grad_30k.csv"
+    echo "--- hbglm gradient at n = $peer_n (hbglm_bench_grad_eval_cuda --csv --family $peer_family)"
+    timeout 60 "$bench" --csv --family "$peer_family" "$peer_n" >"$work/grad_peer_n.csv"
+    cat "$work/grad_peer_n.csv"
     [[ -s "$logs/grad_eval_cuda.csv" ]] || echo "$csv_header" >"$logs/grad_eval_cuda.csv"
-    tail -n +2 "$work/grad_30k.csv" >>"$logs/grad_eval_cuda.csv"
-    hb_grad=$(awk -F, 'NR > 1 && $1 ~ /^[0-9]+$/ {print $8; exit}' "$work/grad_30k.csv")
+    tail -n +2 "$work/grad_peer_n.csv" >>"$logs/grad_eval_cuda.csv"
+    hb_grad=$(awk -F, 'NR > 1 && $1 ~ /^[0-9]+$/ {print $8; exit}' "$work/grad_peer_n.csv")
   fi
 
   if [[ " $peer_tools " == *" numpyro "* ]]; then
     echo "--- numpyro_election.py --grad-only"
     limit=$(clamp 120 "$(left_after 150)" 30)
-    PYTHONUNBUFFERED=1 timeout "$limit" python3 "$script" "$data" --family gaussian \
+    PYTHONUNBUFFERED=1 timeout "$limit" python3 "$script" "$data" --family "$peer_family" \
       --chains "$peer_chains" --seed 1 --grad-only --grad-out "$logs/numpyro_grad.csv"
     echo "numpyro grad-only: exit $? (limit $limit s)"
   fi
@@ -216,7 +218,7 @@ peer_hbglm() {
   local numpyro_reserve=0
   [[ " $peer_tools " == *" numpyro "* ]] && numpyro_reserve=90
   limit=$(clamp $((150 * peer_scale)) "$(left_after "$numpyro_reserve")" 30)
-  timeout "$limit" "$cli" sample --backend "$peer_backend" --data "$data" --family gaussian \
+  timeout "$limit" "$cli" sample --backend "$peer_backend" --data "$data" --family "$peer_family" \
     --formula "$formula" --chains "$peer_chains" --warmup "$peer_warmup" \
     --samples "$peer_samples" --seed 1 --output-dir "$work" --output-prefix hbglm_cuda \
     >"$work/hbglm_cuda.log" 2>&1
@@ -228,9 +230,10 @@ peer_hbglm() {
     for ((c = 1; c <= peer_chains; ++c)); do files+=("$work/hbglm_cuda_$c.csv"); done
     "$cli" summary --format csv "${files[@]}" >"$work/hbglm_cuda_summary.csv"
     python3 "$here/bench/plot.py" convert-hbglm --summary "$work/hbglm_cuda_summary.csv" \
-      --log "$work/hbglm_cuda.log" --tool "hbglm $peer_backend" --family gaussian \
-      --n "$peer_n" --out "$logs/hbglm_${peer_backend}_gaussian_${peer_n}.csv"
-    python3 - "$logs/hbglm_${peer_backend}_gaussian_${peer_n}.csv" "${hb_grad:-nan}" \
+      --log "$work/hbglm_cuda.log" --tool "hbglm $peer_backend ${peer_warmup}+${peer_samples}" \
+      --family "$peer_family" \
+      --n "$peer_n" --out "$logs/hbglm_${peer_backend}_${peer_family}_${peer_n}.csv"
+    python3 - "$logs/hbglm_${peer_backend}_${peer_family}_${peer_n}.csv" "${hb_grad:-nan}" \
       "$peer_backend" "${files[@]}" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -264,9 +267,10 @@ peer_numpyro() {
   local data=$1 script=$2 limit
   echo "--- numpyro_election.py (${peer_chains} chains vectorized, $peer_warmup + $peer_samples)"
   limit=$(clamp $((300 * peer_scale)) "$(left_after 5)" 30)
-  PYTHONUNBUFFERED=1 timeout "$limit" python3 "$script" "$data" --family gaussian \
+  PYTHONUNBUFFERED=1 timeout "$limit" python3 "$script" "$data" --family "$peer_family" \
     --chains "$peer_chains" --warmup "$peer_warmup" --samples "$peer_samples" --seed 1 \
-    --skip-grad --out "$logs/numpyro_gaussian_${peer_n}.csv"
+    --skip-grad --out "$logs/numpyro_${peer_family}_${peer_n}.csv" \
+    --tool-label "numpyro ${peer_warmup}+${peer_samples}"
   local np_rc=$?
   echo "numpyro run: exit $np_rc (limit $limit s$( ((np_rc == 124)) && echo ', timed out'))"
 }
@@ -322,7 +326,7 @@ fi
 peers_line="not run"
 if ((peers)); then
   echo
-  echo "=== (e) peers: NumPyro and hbglm CUDA on election data, n = $peer_n gaussian"
+  echo "=== (e) peers: NumPyro and hbglm CUDA on election data, n = $peer_n $peer_family"
   run_peers 2>&1 | tee "$logs/peers.txt"
   peers_line=$(tail -1 "$logs/peers.txt")
 fi
@@ -341,8 +345,8 @@ if ((bench_rc >= 0)); then
   grep '^deep-chains' "$logs/bench.txt" | sed 's/^/  /'
 fi
 if ((peers)); then
-  printf '%-10s election n=%s gaussian, %s chains x (%s warmup + %s draws); seconds without\n' \
-    "peers" "$peer_n" "$peer_chains" "$peer_warmup" "$peer_samples"
+  printf '%-10s election n=%s %s, %s chains x (%s warmup + %s draws); seconds without\n' \
+    "peers" "$peer_n" "$peer_family" "$peer_chains" "$peer_warmup" "$peer_samples"
   printf '%-10s compilation (numpyro: JAX tracing + XLA compiling measured and taken out)\n' ""
   if grep -q '^RESULT' "$logs/peers.txt" 2>/dev/null; then
     printf '  %-11s %9s %9s %8s %8s %8s %9s %8s %5s %9s %8s\n' tool grad_ms wall_s compile_s \

@@ -554,6 +554,8 @@ def main():
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", help="per-parameter summary CSV (tool,family,n,parameter,...)")
+    ap.add_argument("--tool-label", help="the tool column of --out (default numpyro), e.g. "
+                    "'numpyro 300+300' to tell runs apart in bench/plot.py")
     ap.add_argument("--grad-only", action="store_true", help="time the gradient, no NUTS")
     ap.add_argument("--skip-grad", action="store_true", help="no gradient timing, NUTS only")
     ap.add_argument("--grad-out", help="append the gradient timing to this CSV")
@@ -686,8 +688,8 @@ def main():
         rows = []
         for name in output_names(args.family):
             mean, sdv, mcse, ess, rhat = summarise(columns[name])
-            rows.append([TOOL, args.family, d["n"], name, mean, sdv, mcse, ess, rhat,
-                         f"{seconds:.2f}"])
+            rows.append([args.tool_label or TOOL, args.family, d["n"], name, mean, sdv, mcse,
+                         ess, rhat, f"{seconds:.2f}"])
         ess_all = [r[7] for r in rows]
         i_min = int(np.nanargmin(ess_all))
         max_rhat = float(np.nanmax([r[8] for r in rows]))
