@@ -44,6 +44,10 @@ constexpr std::size_t max_automatic_group_effect_columns = 2000;
 /// dim² memory and dim³ time per window, which is hours at 10,000.
 constexpr std::size_t max_dense_metric_dim = 2000;
 
+/// The largest chain id accepted. Ids key 32-bit random streams, so any id below 2³² would do;
+/// a million is more than any split of a run needs.
+constexpr int max_chain_id = 1000000;
+
 std::string chain_file(const fit_options& o, int chain, const char* suffix) {
   return (std::filesystem::path(o.output_dir) /
           (o.output_prefix + "_" + std::to_string(chain) + suffix))
@@ -75,8 +79,12 @@ void check_writable(const std::string& path) {
 class progress_monitor {
  public:
   progress_monitor(const std::vector<std::unique_ptr<detail::cmdstan_writer>>& writers,
-                   const nuts_options& nuts, std::ostream& out)
-      : writers_(writers), nuts_(nuts), out_(out), thread_([this] { loop(); }) {}
+                   const nuts_options& nuts, int first_chain_id, std::ostream& out)
+      : writers_(writers),
+        nuts_(nuts),
+        first_chain_id_(first_chain_id),
+        out_(out),
+        thread_([this] { loop(); }) {}
   ~progress_monitor() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -98,7 +106,7 @@ class progress_monitor {
       for (std::size_t c = 0; c < writers_.size(); ++c) {
         const std::size_t done = writers_[c]->iterations_done();
         const bool warmup = done < static_cast<std::size_t>(nuts_.num_warmup / nuts_.thin);
-        out_ << "chain " << c + 1 << ": iteration " << done << "/" << per_chain << " ("
+        out_ << "chain " << first_chain_id_ + static_cast<int>(c) << ": iteration " << done << "/" << per_chain << " ("
              << (warmup ? "warmup" : "sampling") << "), " << std::fixed << std::setprecision(0)
              << elapsed << " s, " << writers_[c]->divergent_so_far() << " divergent\n"
              << std::defaultfloat;
@@ -109,6 +117,7 @@ class progress_monitor {
 
   const std::vector<std::unique_ptr<detail::cmdstan_writer>>& writers_;
   const nuts_options& nuts_;
+  const int first_chain_id_;
   std::ostream& out_;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -140,6 +149,14 @@ backend_kind choose_backend(const problem& p, std::string* why) {
 fit_result run_fit(const problem& p, const fit_options& options, std::ostream& log) {
   validate(options.nuts);
   if (options.chains < 1) throw option_error("--chains must be at least 1");
+  if (options.first_chain_id < 1 || options.first_chain_id > max_chain_id - options.chains + 1) {
+    throw option_error("--chain-id must be between 1 and " +
+                       std::to_string(max_chain_id - options.chains + 1) + " with " +
+                       std::to_string(options.chains) + " chains (ids up to " +
+                       std::to_string(max_chain_id) + ")");
+  }
+  // Chain ids are 1-based, as CmdStan's: they key the chain's random numbers and name its files.
+  auto chain_id = [&](int index) { return options.first_chain_id + index; };
   if (options.threads < 0) throw option_error("--threads must be 0 (automatic) or more");
   if (options.sig_figs < 1 || options.sig_figs > 18) {
     throw option_error("--sig-figs must be between 1 and 18");
@@ -173,29 +190,31 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
 
   // Check every file, then open them all before sampling, so an unwritable directory fails at
   // once and before any earlier output is truncated.
-  for (int c = 1; c <= options.chains; ++c) {
-    check_writable(chain_file(options, c, ".csv"));
-    if (ge == group_effects_output::summary) check_writable(chain_file(options, c, "_group_effects.csv"));
+  for (int c = 0; c < options.chains; ++c) {
+    check_writable(chain_file(options, chain_id(c), ".csv"));
+    if (ge == group_effects_output::summary) {
+      check_writable(chain_file(options, chain_id(c), "_group_effects.csv"));
+    }
   }
   fit_result result;
   std::atomic<bool> chain_failed{false};  // one chain's error stops the others
   std::vector<std::unique_ptr<detail::cmdstan_writer>> writers;
-  for (int c = 1; c <= options.chains; ++c) {
+  for (int c = 0; c < options.chains; ++c) {
     detail::cmdstan_header header;
     header.command_line = options.command_line;
     header.data_path = options.data_path;
     header.formula = p.design_ptr->formula_text;
     header.family = to_string(p.design_ptr->family);
     header.backend = to_string(options.backend);
-    header.chain = static_cast<std::uint32_t>(c);
+    header.chain = static_cast<std::uint32_t>(chain_id(c));
     header.options = &options;
     header.notes = p.design_ptr->messages;
     header.notes.insert(header.notes.end(), m.warnings().begin(), m.warnings().end());
-    result.files.push_back(chain_file(options, c, ".csv"));
+    result.files.push_back(chain_file(options, chain_id(c), ".csv"));
     writers.push_back(std::make_unique<detail::cmdstan_writer>(result.files.back(), m, header, ge));
     writers.back()->set_stop_flags(options.stop, &chain_failed);
     if (ge == group_effects_output::summary) {
-      result.group_effect_files.push_back(chain_file(options, c, "_group_effects.csv"));
+      result.group_effect_files.push_back(chain_file(options, chain_id(c), "_group_effects.csv"));
     }
   }
 
@@ -229,7 +248,10 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
   const auto start = std::chrono::steady_clock::now();
   {
     std::unique_ptr<progress_monitor> monitor;
-    if (options.progress) monitor = std::make_unique<progress_monitor>(writers, options.nuts, log);
+    if (options.progress) {
+      monitor =
+          std::make_unique<progress_monitor>(writers, options.nuts, options.first_chain_id, log);
+    }
     auto worker = [&] {
       for (int c = next_chain++; c < options.chains; c = next_chain++) {
         const auto idx = static_cast<std::size_t>(c);
@@ -238,10 +260,9 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
           mcmc::chain_setup setup;
           setup.n_dense_globals = m.n_globals();
           setup.init_centers = m.init_centers();
-          // Chain ids are 1-based, as CmdStan's: they key the chain's random numbers.
           chain_results[idx] = mcmc::run_chain(*backend, options.nuts,
-                                               static_cast<std::uint32_t>(c + 1), *writers[idx],
-                                               setup);
+                                               static_cast<std::uint32_t>(chain_id(c)),
+                                               *writers[idx], setup);
           evaluations[idx] = backend->n_evaluations();
           writers[idx]->finish(ge == group_effects_output::summary
                                    ? result.group_effect_files[idx]
@@ -259,7 +280,9 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (std::size_t c = 0; c < writers.size(); ++c) {
-    for (const auto& msg : writers[c]->messages()) log << "chain " << c + 1 << ": " << msg << "\n";
+    for (const auto& msg : writers[c]->messages()) {
+      log << "chain " << chain_id(static_cast<int>(c)) << ": " << msg << "\n";
+    }
   }
   for (const auto& f : failures) {
     if (f) std::rethrow_exception(f);

@@ -116,6 +116,10 @@ const char* const sample_usage =
     "                           repeatable, later ones win\n"
     "sampler (Stan's defaults):\n"
     "  --chains N               4\n"
+    "  --chain-id N             1: the first chain's id; chains N, N+1, ... write\n"
+    "                           PREFIX_<id>.csv and draw their own random numbers, so\n"
+    "                           --chains 2 and then --chains 2 --chain-id 3 (same seed)\n"
+    "                           write the files of one --chains 4 run (CmdStan's id)\n"
     "  --threads N              chains run at once; default min(chains, cores), fewer\n"
     "                           when the available memory holds fewer (a note says so)\n"
     "  --warmup N               1000 warmup iterations per chain\n"
@@ -181,9 +185,10 @@ void print_summary(const std::vector<std::string>& files, const std::string& for
 
 int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) {
   const args a(argc, argv, 2,
-               {"data", "formula", "family", "prior", "chains", "threads", "warmup", "samples",
-                "thin", "seed", "adapt-delta", "stepsize", "max-depth", "metric", "init",
-                "backend", "output-dir", "output-prefix", "save-group-effects", "sig-figs"},
+               {"data", "formula", "family", "prior", "chains", "chain-id", "threads", "warmup",
+                "samples", "thin", "seed", "adapt-delta", "stepsize", "max-depth", "metric",
+                "init", "backend", "output-dir", "output-prefix", "save-group-effects",
+                "sig-figs"},
                {"help", "quiet", "no-adapt"});
   if (a.has("help")) {
     out << sample_usage;
@@ -196,6 +201,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   fit_options o;
   nuts_options& n = o.nuts;
   o.chains = static_cast<int>(a.get_int("chains", 4, 1, 1024));
+  o.first_chain_id = static_cast<int>(a.get_int("chain-id", 1, 1, 1000000));
   o.threads = static_cast<int>(a.get_int("threads", 0, 0, 1024));
   n.num_warmup = static_cast<int>(a.get_int("warmup", n.num_warmup, 0, 100000000));
   n.num_samples = static_cast<int>(a.get_int("samples", n.num_samples, 0, 100000000));

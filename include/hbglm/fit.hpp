@@ -29,12 +29,16 @@ group_effects_output parse_group_effects_output(const std::string& text);
 struct fit_options {
   nuts_options nuts;
   int chains = 4;                 ///< ≥ 1
+  /// The first chain's id (CmdStan's `id`): the chains are first_chain_id, +1, ..., which key
+  /// their random numbers and name their files, so a run split into parts (`--chains 2`, then
+  /// `--chains 2 --chain-id 3`) writes the same files as one run of all the chains.
+  int first_chain_id = 1;
   /// Chains run at once; 0: min(chains, hardware threads), lowered on the CPU backend so that
   /// the chains fit in the available memory (host/api/chain_memory.hpp; a note goes to the log).
   int threads = 0;
   backend_kind backend = backend_kind::cpu;
   std::string output_dir = ".";   ///< created if missing
-  std::string output_prefix = "hbglm";  ///< files <output_dir>/<prefix>_<chain>.csv, 1-based
+  std::string output_prefix = "hbglm";  ///< files <output_dir>/<prefix>_<chain id>.csv
   group_effects_output save_group_effects = group_effects_output::automatic;
   int sig_figs = 6;               ///< significant digits of the draws (CmdStan's default)
   bool progress = false;          ///< a progress line per chain on the terminal

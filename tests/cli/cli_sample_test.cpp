@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -87,6 +88,38 @@ TEST(CliSample, SameSeedGivesIdenticalFilesWhateverTheThreads) {
   EXPECT_NE(stable_lines(a / "hbglm_1.csv"), stable_lines(a / "hbglm_2.csv"));
   fs::remove_all(a);
   fs::remove_all(b);
+}
+
+// A long run split over jobs: chain 1 alone, then chains 2 and 3 (--chain-id 2), write the files
+// of one 3-chain run, because a chain's id keys its random numbers and names its file.
+TEST(CliSample, ARunSplitByChainIdWritesTheFilesOfOneRun) {
+  const fs::path whole = fresh_dir("split_whole"), part = fresh_dir("split_part");
+  const std::string base = "sample --data " + sleepstudy +
+                           " --formula 'Reaction ~ Days + (Days | Subject)' --warmup 150 "
+                           "--samples 100 --seed 42 --quiet";
+  const auto rw = run(base + " --chains 3 --output-dir " + whole.string());
+  ASSERT_EQ(rw.exit_code, 0) << rw.output;
+  const auto r1 = run(base + " --chains 1 --output-dir " + part.string());
+  ASSERT_EQ(r1.exit_code, 0) << r1.output;
+  const auto r23 = run(base + " --chains 2 --chain-id 2 --output-dir " + part.string());
+  ASSERT_EQ(r23.exit_code, 0) << r23.output;
+  // The header's chain count is the only line beside the command that names the split.
+  auto without_chain_count = [](std::vector<std::string> lines) {
+    lines.erase(std::remove_if(lines.begin(), lines.end(),
+                               [](const std::string& l) { return l.rfind("# chains =", 0) == 0; }),
+                lines.end());
+    return lines;
+  };
+  for (int c = 1; c <= 3; ++c) {
+    const std::string name = "hbglm_" + std::to_string(c) + ".csv";
+    ASSERT_TRUE(fs::exists(part / name)) << name;
+    const auto lw = without_chain_count(stable_lines(whole / name));
+    EXPECT_GT(lw.size(), 100u);
+    EXPECT_EQ(lw, without_chain_count(stable_lines(part / name))) << name;
+  }
+  EXPECT_FALSE(fs::exists(part / "hbglm_4.csv"));
+  fs::remove_all(whole);
+  fs::remove_all(part);
 }
 
 TEST(CliSample, ChainsAtOnceFollowTheAvailableMemory) {
@@ -220,6 +253,8 @@ TEST(CliSample, BadOptionsFailWithAClearMessage) {
   const std::vector<bad_case> cases = {
       {base + " --chains 0", "--chains must be between 1"},
       {base + " --chains two", "--chains must be an integer, not 'two'"},
+      {base + " --chain-id 0", "--chain-id must be between 1"},
+      {base + " --chain-id 1000000 --chains 2", "--chain-id must be between 1 and 999999 with 2"},
       {base + " --adapt-delta 1.5", "--adapt-delta must be in"},
       {base + " --stepsize 0", "--stepsize must be in [1e-15, 1e+07], not 0"},
       {base + " --stepsize -0.1", "--stepsize must be in"},
