@@ -108,6 +108,10 @@ done
 peer_n=${PEER_N:-30000} peer_family=${PEER_FAMILY:-gaussian} peer_chains=${PEER_CHAINS:-4}
 peer_warmup=${PEER_WARMUP:-300} peer_samples=${PEER_SAMPLES:-300}
 peer_backend=${PEER_BACKEND:-cuda}
+# A run too long for one device call can be split by chains (hbglm sample --chain-id): e.g.
+# PEER_CHAINS=2 PEER_KEEP_CHAINS=1, then the same with PEER_CHAIN_ID=3; the chain files come back
+# in $OUT, and `hbglm summary` of all four here is the 4-chain run's.
+peer_chain_id=${PEER_CHAIN_ID:-1} peer_keep_chains=${PEER_KEEP_CHAINS:-0}
 peer_tools=${PEER_TOOLS:-hbglm numpyro}
 # The runs' time limits grow with their length: 150 s (hbglm) and 300 s (NumPyro) per 600
 # iterations, and never past the budget.
@@ -220,14 +224,18 @@ peer_hbglm() {
   limit=$(clamp $((150 * peer_scale)) "$(left_after "$numpyro_reserve")" 30)
   timeout "$limit" "$cli" sample --backend "$peer_backend" --data "$data" --family "$peer_family" \
     --formula "$formula" --chains "$peer_chains" --warmup "$peer_warmup" \
-    --samples "$peer_samples" --seed 1 --output-dir "$work" --output-prefix hbglm_cuda \
-    >"$work/hbglm_cuda.log" 2>&1
+    --samples "$peer_samples" --seed 1 --chain-id "$peer_chain_id" --output-dir "$work" \
+    --output-prefix hbglm_cuda >"$work/hbglm_cuda.log" 2>&1
   local hb_rc=$?
   head -60 "$work/hbglm_cuda.log"
   echo "hbglm $peer_backend run: exit $hb_rc (limit $limit s)"
   if ((hb_rc == 0)); then
     local files=()
-    for ((c = 1; c <= peer_chains; ++c)); do files+=("$work/hbglm_cuda_$c.csv"); done
+    for ((c = peer_chain_id; c < peer_chain_id + peer_chains; ++c)); do
+      files+=("$work/hbglm_cuda_$c.csv")
+      # A part of a split run: its chain files come back, to be summarized with the other part's.
+      ((peer_keep_chains)) && cp "$work/hbglm_cuda_$c.csv" "$logs/"
+    done
     "$cli" summary --format csv "${files[@]}" >"$work/hbglm_cuda_summary.csv"
     python3 "$here/bench/plot.py" convert-hbglm --summary "$work/hbglm_cuda_summary.csv" \
       --log "$work/hbglm_cuda.log" --tool "hbglm $peer_backend ${peer_warmup}+${peer_samples}" \
