@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""Compares an hbglm fit of the election model with lme4's estimates and, optionally, an
-rstanarm posterior, parameter by parameter (issue 6, item 4).
+"""Compares an hbglm fit of the election model with lme4's estimates and, optionally, the
+posteriors of rstanarm and NumPyro, parameter by parameter (issue 6, item 4).
 
-    bench/peers/compare.py --hbglm SUMMARY.csv --lme4 LME4.csv [--rstanarm RSTANARM.csv]
+    bench/peers/compare.py --hbglm SUMMARY.csv --lme4 LME4.csv [--rstanarm R.csv] [--numpyro N.csv]
     bench/peers/compare.py --hbglm run_1.csv run_2.csv ... --lme4 LME4.csv   (chain files)
 
---hbglm takes either the output of `hbglm summary --format csv` (header starting with
-`variable`) or the chain CSV files themselves, which it summarizes with
-`HBGLM summary --format csv` (--bin, default build/cpu/hbglm). --lme4 and --rstanarm are the
-OUT.csv files of lme4_election.R and rstanarm_election.R --full.
+--hbglm takes the output of `hbglm summary --format csv` (header starting with `variable`), a
+per-parameter file of bench/results (`tool,family,n,parameter,mean,sd,mcse,...`, as
+bench/gpu_check.sh writes for a device run), or the chain CSV files themselves, which it
+summarizes with `HBGLM summary --format csv` (--bin, default build/cpu/hbglm). --lme4 and
+--rstanarm are the OUT.csv files of lme4_election.R and rstanarm_election.R --full; --numpyro is
+the --out file of numpyro_election.py (the bench/results format).
 
 Per parameter (b_*, sd_*, sigma) it prints hbglm's posterior mean and sd, then
-  lme4:     z = (hbglm mean - lme4 estimate) / hbglm sd,                 PASS when |z| < 3
-  rstanarm: z = (hbglm mean - rstanarm mean) / sqrt(mcse_h^2 + mcse_r^2), PASS when |z| < 4
-(thresholds: --z-lme4, --z-rstanarm); for information also d/hb_sd = (hbglm mean - rstanarm
-mean) / hbglm sd, the difference on the posterior's scale. A parameter a peer reports and hbglm lacks fails.
-Exit status 1 when any comparison fails, 0 otherwise.
+  lme4:              z = (hbglm mean - lme4 estimate) / hbglm sd,             PASS when |z| < 3
+  rstanarm, numpyro: z = (hbglm mean - peer mean) / sqrt(mcse_h^2 + mcse_p^2), PASS when |z| < 4
+(thresholds: --z-lme4, --z-posterior); for information also d/hb_sd = (hbglm mean - peer mean) /
+hbglm sd, the difference on the posterior's scale. A parameter a peer reports and hbglm lacks
+fails. Exit status 1 when any comparison fails, 0 otherwise.
 """
 import argparse
 import csv
@@ -34,6 +36,15 @@ def number(text):
 def read_hbglm(files, binary):
     with open(files[0], newline="") as f:
         first = f.readline()
+    if first.startswith("tool,") and len(files) == 1:  # bench/results per-parameter format
+        rows = {}
+        with open(files[0], newline="") as f:
+            for r in csv.DictReader(f):
+                rows[r["parameter"]] = {"mean": number(r["mean"]), "sd": number(r["sd"]),
+                                        "mcse": number(r.get("mcse")),
+                                        "ess_bulk": number(r.get("ess_bulk")),
+                                        "rhat": number(r.get("rhat"))}
+        return rows
     if first.startswith("variable,") and len(files) == 1:
         text = open(files[0], newline="").read()
     else:
@@ -48,11 +59,15 @@ def read_hbglm(files, binary):
 
 
 def read_peer(path):
+    """lme4_election.R / rstanarm_election.R output (estimate, std_error) or the bench/results
+    per-parameter format (mean, sd: numpyro_election.py --out)."""
     rows, meta = {}, {}
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
-            rows[r["parameter"]] = {"estimate": number(r["estimate"]),
-                                    "std_error": number(r.get("std_error")),
+            results_format = "estimate" not in r
+            rows[r["parameter"]] = {"estimate": number(r["mean" if results_format else "estimate"]),
+                                    "std_error": number(r.get("sd" if results_format
+                                                              else "std_error")),
                                     "mcse": number(r.get("mcse")),
                                     "ess_bulk": number(r.get("ess_bulk"))}
             meta = {"tool": r["tool"], "family": r["family"], "n": r["n"],
@@ -74,26 +89,30 @@ def main():
                     help="hbglm summary --format csv output, or the chain CSV files")
     ap.add_argument("--lme4", required=True, help="OUT.csv of lme4_election.R")
     ap.add_argument("--rstanarm", help="OUT.csv of rstanarm_election.R --full")
+    ap.add_argument("--numpyro", help="--out file of numpyro_election.py")
     ap.add_argument("--bin", default="build/cpu/hbglm", help="hbglm binary for chain files")
     ap.add_argument("--z-lme4", type=float, default=3.0)
-    ap.add_argument("--z-rstanarm", type=float, default=4.0)
+    ap.add_argument("--z-posterior", "--z-rstanarm", type=float, default=4.0)
     a = ap.parse_args()
 
     h = read_hbglm(a.hbglm, a.bin)
     lme4, lme4_meta = read_peer(a.lme4)
-    rstan, rstan_meta = read_peer(a.rstanarm) if a.rstanarm else ({}, {})
+    # The posterior peers: (column name, {parameter: row}, meta)
+    posteriors = [(name, *read_peer(path)) for name, path in
+                  (("rstanarm", a.rstanarm), ("numpyro", a.numpyro)) if path]
 
     names = [v for v in h if is_global(v)]
-    names += [v for v in list(lme4) + list(rstan) if v not in names]
+    for peer in [lme4] + [rows for _, rows, _ in posteriors]:
+        names += [v for v in peer if v not in names]
 
     print(f"lme4: {lme4_meta.get('tool')}, family {lme4_meta.get('family')}, "
           f"n = {lme4_meta.get('n')}, fit {lme4_meta.get('seconds')} s")
-    if rstan_meta:
-        print(f"rstanarm: {rstan_meta.get('tool')}, family {rstan_meta.get('family')}, "
-              f"n = {rstan_meta.get('n')}, run {rstan_meta.get('seconds')} s")
+    for name, _, meta in posteriors:
+        print(f"{name}: {meta.get('tool')}, family {meta.get('family')}, "
+              f"n = {meta.get('n')}, run {meta.get('seconds')} s")
     header = (f"{'parameter':<26} {'hb_mean':>9} {'hb_sd':>9} {'lme4':>9} {'z':>7} {'':4}")
-    if rstan_meta:
-        header += f" {'rstanarm':>9} {'r_sd':>9} {'d/hb_sd':>7} {'z':>7} {'':4}"
+    for name, _, _ in posteriors:
+        header += f" {name:>9} {'sd':>9} {'d/hb_sd':>7} {'z':>7} {'':4}"
     print(header)
 
     n_fail = n_checked = 0
@@ -112,12 +131,12 @@ def main():
             n_fail += not ok
         else:
             cells.append(f" {fmt(math.nan)} {fmt(math.nan, 7, 2)} {'':4}")
-        if rstan_meta:
-            if v in rstan:
-                r = rstan[v]
+        for _, peer, _ in posteriors:
+            if v in peer:
+                r = peer[v]
                 den = math.hypot(hv["mcse"], r["mcse"]) if hv else math.nan
                 z = (hm - r["estimate"]) / den if den > 0 else math.nan
-                ok = hv is not None and abs(z) < a.z_rstanarm
+                ok = hv is not None and abs(z) < a.z_posterior
                 d = (hm - r["estimate"]) / hs if hv and hs > 0 else math.nan
                 cells.append(f" {fmt(r['estimate'])} {fmt(r['std_error'])} {fmt(d, 7, 2)} "
                              f"{fmt(z, 7, 2)} {'PASS' if ok else 'FAIL'}")
@@ -131,7 +150,7 @@ def main():
         print(line + "".join(cells))
 
     print(f"{n_checked - n_fail} of {n_checked} comparisons pass "
-          f"(lme4 |z| < {a.z_lme4:g} in hbglm sds; rstanarm |z| < {a.z_rstanarm:g} in MCSEs)")
+          f"(lme4 |z| < {a.z_lme4:g} in hbglm sds; posteriors |z| < {a.z_posterior:g} in MCSEs)")
     return 1 if n_fail else 0
 
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Reruns compare.py on the recorded inputs under bench/peers/results and bench/results, and checks
+that each recorded table (results/compare_*.txt, quoted in bench/peers/README.md and
+bench/README.md) is what the command gives. CTest runs it (bench.peers_recorded_comparisons), so a
+change to compare.py or to a recorded input cannot leave a quoted table stale.
+
+    python3 bench/peers/check_recorded.py            # exit 1 on any difference
+    python3 bench/peers/check_recorded.py --update   # rewrite the tables from their inputs
+"""
+import argparse
+import difflib
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# table: the compare.py arguments that make it (paths relative to the repository root)
+RECORDED = {
+    "compare_1000_gaussian.txt": [
+        "--hbglm", "bench/peers/results/hbglm_1000_gaussian.summary.csv",
+        "--lme4", "bench/peers/results/lme4_1000_gaussian.csv",
+        "--rstanarm", "bench/peers/results/rstanarm_1000_gaussian.csv"],
+    "compare_3000_gaussian.txt": [
+        "--hbglm", "bench/peers/results/hbglm_3000_gaussian.summary.csv",
+        "--lme4", "bench/peers/results/lme4_3000_gaussian.csv"],
+    "compare_10000_gaussian.txt": [
+        "--hbglm", "bench/peers/results/hbglm_10000_gaussian.summary.csv",
+        "--lme4", "bench/peers/results/lme4_10000_gaussian.csv",
+        "--rstanarm", "bench/peers/results/rstanarm_10000_gaussian.csv"],
+    "compare_30000_gaussian.txt": [
+        "--hbglm", "bench/peers/results/hbglm_30000_gaussian.summary.csv",
+        "--lme4", "bench/peers/results/lme4_30000_gaussian.csv"],
+    "compare_30000_bernoulli.txt": [
+        "--hbglm", "bench/peers/results/hbglm_30000_bernoulli.summary.csv",
+        "--lme4", "bench/peers/results/lme4_30000_bernoulli_bobyqa.csv"],
+    "compare_30000_bernoulli_ad95.txt": [
+        "--hbglm", "bench/peers/results/hbglm_30000_bernoulli_ad95.summary.csv",
+        "--lme4", "bench/peers/results/lme4_30000_bernoulli_bobyqa.csv"],
+    "compare_30000_gaussian_cuda_numpyro.txt": [
+        "--hbglm", "bench/results/hbglm_cuda_gaussian_30000_1000_h200.csv",
+        "--lme4", "bench/peers/results/lme4_30000_gaussian.csv",
+        "--numpyro", "bench/results/numpyro_gaussian_30000_h200.csv"],
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--update", action="store_true", help="rewrite the recorded tables")
+    a = ap.parse_args()
+    stale = 0
+    for table, args in RECORDED.items():
+        # compare.py exits 1 when a comparison fails (compare_1000: sigma); the text is the record.
+        got = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), *args], cwd=ROOT,
+                             capture_output=True, text=True)
+        if got.stderr:
+            print(f"{table}: compare.py wrote to stderr:\n{got.stderr}")
+            stale += 1
+            continue
+        path = os.path.join(HERE, "results", table)
+        if a.update:
+            with open(path, "w") as f:
+                f.write(got.stdout)
+            print(f"wrote {path}")
+            continue
+        recorded = open(path).read() if os.path.exists(path) else ""
+        if got.stdout != recorded:
+            stale += 1
+            print(f"{table}: differs from `python3 bench/peers/compare.py {' '.join(args)}`")
+            sys.stdout.writelines(difflib.unified_diff(
+                recorded.splitlines(True), got.stdout.splitlines(True), "recorded", "now", n=1))
+        else:
+            print(f"{table}: ok")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
