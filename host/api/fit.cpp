@@ -106,7 +106,8 @@ class progress_monitor {
       for (std::size_t c = 0; c < writers_.size(); ++c) {
         const std::size_t done = writers_[c]->iterations_done();
         const bool warmup = done < static_cast<std::size_t>(nuts_.num_warmup / nuts_.thin);
-        out_ << "chain " << first_chain_id_ + static_cast<int>(c) << ": iteration " << done << "/" << per_chain << " ("
+        out_ << "chain " << first_chain_id_ + static_cast<int>(c) << ": iteration " << done
+             << "/" << per_chain << " ("
              << (warmup ? "warmup" : "sampling") << "), " << std::fixed << std::setprecision(0)
              << elapsed << " s, " << writers_[c]->divergent_so_far() << " divergent\n"
              << std::defaultfloat;
