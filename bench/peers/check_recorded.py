@@ -38,6 +38,9 @@ RECORDED = {
     "compare_30000_bernoulli_ad95.txt": [
         "--hbglm", "bench/peers/results/hbglm_30000_bernoulli_ad95.summary.csv",
         "--lme4", "bench/peers/results/lme4_30000_bernoulli_bobyqa.csv"],
+    "compare_300000_gaussian_chain1.txt": [
+        "--hbglm", "bench/peers/results/hbglm_300000_gaussian_chain1.summary.csv",
+        "--lme4", "bench/peers/results/lme4_300000_gaussian.csv"],
     "compare_30000_gaussian_cuda_numpyro.txt": [
         "--hbglm", "bench/results/hbglm_cuda_gaussian_30000_1000_h200.csv",
         "--lme4", "bench/peers/results/lme4_30000_gaussian.csv",
