@@ -36,25 +36,20 @@ def number(text):
 def read_hbglm(files, binary):
     with open(files[0], newline="") as f:
         first = f.readline()
-    if first.startswith("tool,") and len(files) == 1:  # bench/results per-parameter format
-        rows = {}
-        with open(files[0], newline="") as f:
-            for r in csv.DictReader(f):
-                rows[r["parameter"]] = {"mean": number(r["mean"]), "sd": number(r["sd"]),
-                                        "mcse": number(r.get("mcse")),
-                                        "ess_bulk": number(r.get("ess_bulk")),
-                                        "rhat": number(r.get("rhat"))}
-        return rows
-    if first.startswith("variable,") and len(files) == 1:
-        text = open(files[0], newline="").read()
-    else:
+    single = len(files) == 1
+    if single and first.startswith("tool,"):  # bench/results per-parameter format
+        text, name, mcse = open(files[0], newline="").read(), "parameter", "mcse"
+    elif single and first.startswith("variable,"):  # hbglm summary --format csv
+        text, name, mcse = open(files[0], newline="").read(), "variable", "mcse_mean"
+    else:  # chain files
         text = subprocess.run([binary, "summary", "--format", "csv", *files], check=True,
                               capture_output=True, text=True).stdout
+        name, mcse = "variable", "mcse_mean"
     rows = {}
     for r in csv.DictReader(io.StringIO(text)):
-        rows[r["variable"]] = {"mean": number(r["mean"]), "sd": number(r["sd"]),
-                               "mcse": number(r.get("mcse_mean")),
-                               "ess_bulk": number(r.get("ess_bulk")), "rhat": number(r.get("rhat"))}
+        rows[r[name]] = {"mean": number(r["mean"]), "sd": number(r["sd"]),
+                         "mcse": number(r.get(mcse)), "ess_bulk": number(r.get("ess_bulk")),
+                         "rhat": number(r.get("rhat"))}
     return rows
 
 

@@ -44,10 +44,6 @@ constexpr std::size_t max_automatic_group_effect_columns = 2000;
 /// dim² memory and dim³ time per window, which is hours at 10,000.
 constexpr std::size_t max_dense_metric_dim = 2000;
 
-/// The largest chain id accepted. Ids key 32-bit random streams, so any id below 2³² would do;
-/// a million is more than any split of a run needs.
-constexpr int max_chain_id = 1000000;
-
 std::string chain_file(const fit_options& o, int chain, const char* suffix) {
   return (std::filesystem::path(o.output_dir) /
           (o.output_prefix + "_" + std::to_string(chain) + suffix))

@@ -201,7 +201,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   fit_options o;
   nuts_options& n = o.nuts;
   o.chains = static_cast<int>(a.get_int("chains", 4, 1, 1024));
-  o.first_chain_id = static_cast<int>(a.get_int("chain-id", 1, 1, 1000000));
+  o.first_chain_id = static_cast<int>(a.get_int("chain-id", 1, 1, max_chain_id));
   o.threads = static_cast<int>(a.get_int("threads", 0, 0, 1024));
   n.num_warmup = static_cast<int>(a.get_int("warmup", n.num_warmup, 0, 100000000));
   n.num_samples = static_cast<int>(a.get_int("samples", n.num_samples, 0, 100000000));

@@ -211,11 +211,10 @@ nuts_transition nuts::transition() {
   // 2^depth - 1 in the trajectory. The backends are deterministic, so it has the bits the
   // leapfrog step had; log p is the one recorded then.
   std::swap(z_.q, z_sample_.q);
-  if (z_sample_.position == forward_steps_) {
-    // z_ is that state: its ∇ is in place.
-  } else if (z_sample_.position == -backward_steps_) {
+  // At the forward end z_ is that state, with its ∇ already in place.
+  if (z_sample_.position == -backward_steps_) {
     backend_.copy(*z_bck_.grad, *z_.grad);
-  } else {
+  } else if (z_sample_.position != forward_steps_) {
     backend_.log_density_grad(*z_.q, *z_.grad);
   }
   z_.lp = z_sample_.lp;

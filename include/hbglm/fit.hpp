@@ -25,13 +25,18 @@ enum class group_effects_output {
 /** Parses "all", "summary", "none" (or "auto"). @throws option_error otherwise. */
 group_effects_output parse_group_effects_output(const std::string& text);
 
+/// The largest chain id run_fit accepts. Ids key 32-bit random streams, so any id below 2³²
+/// would do; a million is more than any split of a run needs.
+constexpr int max_chain_id = 1000000;
+
 /** Options of a fit beyond the NUTS options. */
 struct fit_options {
   nuts_options nuts;
   int chains = 4;                 ///< ≥ 1
   /// The first chain's id (CmdStan's `id`): the chains are first_chain_id, +1, ..., which key
   /// their random numbers and name their files, so a run split into parts (`--chains 2`, then
-  /// `--chains 2 --chain-id 3`) writes the same files as one run of all the chains.
+  /// `--chains 2 --chain-id 3`) writes the same files as one run of all the chains. From 1 to
+  /// max_chain_id - chains + 1.
   int first_chain_id = 1;
   /// Chains run at once; 0: min(chains, hardware threads), lowered on the CPU backend so that
   /// the chains fit in the available memory (host/api/chain_memory.hpp; a note goes to the log).
