@@ -22,8 +22,9 @@ __global__ void group_forward_kernel(const group_term_desc* terms, int n_terms,
        g < n_levels_total; g += stride) {
     const group_term_desc term = terms[term_of_level(terms, n_terms, g)];
     const std::int64_t j = g - term.level_begin;
-    group_effect_forward(term.k, params + term.sd_offset, params + term.chol_offset,
-                         q + term.z_index + j * term.k, u + term.u_offset + j * term.k);
+    group_level_forward(term.k, term.centered != 0, params + term.sd_offset,
+                        params + term.chol_offset, q + term.z_index + j * term.k,
+                        u + term.u_offset + j * term.k);
   }
 }
 
@@ -37,19 +38,12 @@ __global__ void group_backward_kernel(const group_term_desc* terms, int n_terms,
     const group_term_desc term = terms[term_of_level(terms, n_terms, g)];
     const std::int64_t j = g - term.level_begin;
     const int k = term.k;
-    const double* z = q + term.z_index + j * k;
-    double* g_z = grad + term.z_index + j * k;
     double* row = scratch + term.scratch_offset + j * term.n_cols;
     for (int c = 0; c < term.n_cols; ++c) row[c] = 0.0;  // the backward pass accumulates
-    group_effect_backward(k, params + term.sd_offset, params + term.chol_offset, z,
-                          g_u + term.u_offset + j * k, g_z, row + 1,
-                          term.correlated ? row + 1 + k : nullptr);
-    double zz = 0.0;
-    for (int c = 0; c < k; ++c) {
-      zz += z[c] * z[c];
-      g_z[c] -= z[c];  // z ~ N(0, 1): d(-z²/2)/dz
-    }
-    row[0] = zz;
+    row[0] = group_level_backward(k, term.centered != 0, params + term.sd_offset,
+                                  params + term.chol_offset, q + term.z_index + j * k,
+                                  g_u + term.u_offset + j * k, grad + term.z_index + j * k,
+                                  row + 1, term.correlated ? row + 1 + k : nullptr);
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 /** @file The group-effect passes of the log density on the device (ARCHITECTURE §4): per level,
- *  u_t[j] = diag(sd_t) L_t z_t[j] forward and its chain rule backward (kernels/group_effects.cuh,
+ *  u_t[j] = diag(sd_t) L_t z_t[j] (or u_t[j] itself for a centered term) forward and its chain
+ *  rule backward (kernels/group_effects.cuh,
  *  the same functions the CPU backend runs), and the fixed-order reduction of the per-level
  *  contributions to ∂/∂sd, ∂/∂L and Σ z². Host code includes this header without CUDA: streams
  *  are passed as void* (a cudaStream_t), pointers are device pointers. */
@@ -16,7 +17,7 @@ namespace hbglm::kernels {
 struct group_term_desc {
   std::int64_t n_levels = 0;     ///< J_t
   std::int64_t level_begin = 0;  ///< first global level of the term (prefix sum of J)
-  std::int64_t z_index = 0;      ///< z_t[j][c] is q[z_index + j k + c] (model::terms()[t].z_q_index)
+  std::int64_t z_index = 0;      ///< z_t[j][c] (or u_t[j][c]) is q[z_index + j k + c] (model::terms()[t].z_q_index)
   std::int64_t u_offset = 0;     ///< u_t[j][c] is u[u_offset + j k + c] (design.terms[t].u_offset)
   std::int64_t sd_offset = 0;    ///< sd_t[c] is params[sd_offset + c]
   std::int64_t chol_offset = 0;  ///< L_t[a][b] is params[chol_offset + a k + b] (row-major)
@@ -25,7 +26,7 @@ struct group_term_desc {
   std::int32_t correlated = 0;      ///< 1: the scratch rows hold ∂/∂L as well
   /** Columns of a scratch row: [Σ_c z_c², ∂/∂sd (k), ∂/∂L (k², row-major; correlated only)]. */
   std::int32_t n_cols = 0;
-  std::int32_t pad_ = 0;
+  std::int32_t centered = 0;  ///< 1: q holds u itself (model::terms()[t].centered)
 };
 
 /** A strided column of the scratch array summed by launch_segment_sums:
@@ -55,10 +56,11 @@ constexpr int segment_chunks = 32;
 void launch_group_forward(const group_term_desc* terms, int n_terms, std::int64_t n_levels_total,
                           const double* params, const double* q, double* u, void* stream);
 
-/** The backward pass per level, given g_u = ∂ log p / ∂u (= Zᵀr):
- *  g_z = Lᵀ diag(sd) g_u[j] - z (the second term from z's N(0, 1) prior) written to
- *  grad[z_index + j k + c]; the level's scratch row set to [Σ_c z_c², g_u[a] (L z)[a] for each a,
- *  sd[a] g_u[a] z[b] for b ≤ a (0 above the diagonal), correlated terms only].
+/** The backward pass per level, given g_u = ∂ log p / ∂u (= Zᵀr): group_level_backward of
+ *  kernels/group_effects.cuh writes ∂lp/∂q for the level's entries (non-centered:
+ *  Lᵀ diag(sd) g_u[j] - z, the second term from z's N(0, 1) prior) to grad[z_index + j k + c],
+ *  and the level's scratch row is set to [z·z, its ∂/∂sd (k), its ∂/∂L (k², correlated only)],
+ *  with z = (diag(sd) L)⁻¹u for a centered term.
  *  Thread mapping: as launch_group_forward, one level per thread; each thread writes only its own
  *  g_z entries and scratch row. Deterministic. Errors: NaN/inf propagate into the outputs.
  *  @param scratch device, Σ_t J_t n_cols_t doubles (overwritten) */

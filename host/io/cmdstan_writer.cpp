@@ -93,6 +93,16 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
   kv("save_group_effects", write_group_effects_     ? "all"
                            : summarize_group_effects_ ? "summary"
                                                       : "none");
+  // The group-level terms sampled in the centered form, e.g. "state(Intercept), dem(Intercept)".
+  std::string centered_terms;
+  for (std::size_t t = 0; t < m.terms().size(); ++t) {
+    if (!m.terms()[t].centered) continue;
+    const random_block& block = m.data().terms[t];
+    std::string coefs;
+    for (const auto& c : block.coef_names) coefs += (coefs.empty() ? "" : " + ") + c;
+    centered_terms += (centered_terms.empty() ? "" : ", ") + block.group + "(" + coefs + ")";
+  }
+  kv("centered_terms", centered_terms.empty() ? "none" : centered_terms);
   for (const auto& line : m.prior_summary()) h += "# prior: " + one_line(line) + "\n";
   for (const auto& note : header.notes) h += "# note: " + one_line(note) + "\n";
   for (const auto& g : m.output_group_labels()) {

@@ -10,6 +10,7 @@
 
 #include "hbglm/error.hpp"
 #include "io/message_list.hpp"
+#include "kernels/group_effects.cuh"
 #include "model/cholesky_corr.hpp"
 
 namespace hbglm {
@@ -59,7 +60,8 @@ std::string join(const std::vector<std::string>& names) { return detail::message
 
 }  // namespace
 
-model::model(std::shared_ptr<const design> shared_design, const std::vector<prior_spec>& priors)
+model::model(std::shared_ptr<const design> shared_design, const std::vector<prior_spec>& priors,
+             const centering& centered)
     : design_ptr_(std::move(shared_design)), design_(*design_ptr_) {
   const design& d = design_;
   const auto [location, scale] = default_location_scale(d);
@@ -108,6 +110,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
   }
 
   for (const prior_spec& spec : priors) apply_prior(spec);
+  choose_centered_terms(centered);
 
   // Transforms from the priors: constant fixes, uniform bounds, sd and sigma are positive.
   for (scalar_parameter& p : scalars_) {
@@ -214,6 +217,76 @@ void model::set_column_scales() {
     const double scale = std::sqrt(sum_sq / static_cast<double>(n));
     // A constant column (warned about) keeps scale 1.
     if (scale > 0.0 && std::isfinite(scale)) scalars_[j].column_scale = scale;
+  }
+}
+
+void model::choose_centered_terms(const centering& centered) {
+  const design& d = design_;
+  for (const std::string& group : centered.groups) {
+    const bool known = std::any_of(d.terms.begin(), d.terms.end(),
+                                   [&](const random_block& b) { return b.group == group; });
+    if (!known) {
+      std::vector<std::string> groups;
+      for (const random_block& b : d.terms) {
+        if (std::find(groups.begin(), groups.end(), b.group) == groups.end()) {
+          groups.push_back(b.group);
+        }
+      }
+      throw option_error("--centered names '" + group + "', which is not a grouping factor of " +
+                         "the formula" +
+                         (groups.empty() ? std::string(" (it has no group-level terms)")
+                                         : "; its grouping factors are " + join(groups)));
+    }
+  }
+  // Σ x² over the rows of each column of Z, that is of each level and coefficient.
+  std::vector<double> level_sum_sq(d.n_u, 0.0);
+  for (std::size_t e = 0; e < d.Z.n_nonzeros(); ++e) {
+    level_sum_sq[static_cast<std::size_t>(d.Z.col_idx[e])] += d.Z.values[e] * d.Z.values[e];
+  }
+  centered_levels_per_sd_.assign(scalars_.size() - n_beta_, 0.0);
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    term_parameters& tp = terms_[t];
+    const random_block& block = d.terms[t];
+    tp.rows_per_level = std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < tp.k; ++c) {
+      std::vector<double> per_level(block.n_levels);
+      double total = 0.0;
+      for (std::size_t j = 0; j < block.n_levels; ++j) {
+        per_level[j] = level_sum_sq[block.u_offset + j * tp.k + c];
+        total += per_level[j];
+      }
+      const double mean_sq = d.n_obs > 0 ? total / static_cast<double>(d.n_obs) : 0.0;
+      const double median = block.n_levels > 0 ? median_of(per_level) : 0.0;
+      tp.rows_per_level = std::min(tp.rows_per_level, mean_sq > 0.0 ? median / mean_sq : 0.0);
+    }
+    if (tp.k == 0) tp.rows_per_level = 0.0;
+    switch (centered.how) {
+      case centering::mode::automatic:
+        tp.centered = tp.rows_per_level >= centering::automatic_threshold &&
+                      tp.k <= static_cast<std::size_t>(kernels::max_centered_k);
+        break;
+      case centering::mode::none:
+        tp.centered = false;
+        break;
+      case centering::mode::all:
+        tp.centered = true;
+        break;
+      case centering::mode::listed:
+        tp.centered = std::find(centered.groups.begin(), centered.groups.end(), block.group) !=
+                      centered.groups.end();
+        break;
+    }
+    if (tp.centered && tp.k > static_cast<std::size_t>(kernels::max_centered_k)) {
+      throw option_error("--centered: the term on '" + block.group + "' has " +
+                         std::to_string(tp.k) + " coefficients; the centered form takes at " +
+                         "most " + std::to_string(kernels::max_centered_k) +
+                         " (leave this group non-centered)");
+    }
+    if (tp.centered) {
+      for (std::size_t c = 0; c < tp.k; ++c) {
+        centered_levels_per_sd_[tp.first_sd - n_beta_ + c] = static_cast<double>(block.n_levels);
+      }
+    }
   }
 }
 
@@ -453,6 +526,15 @@ void model::globals_forward(const double* q, global_values& v) const {
     } else {
       for (std::size_t a = 0; a < tp.k; ++a) chol[a * tp.k + a] = 1.0;
     }
+    if (tp.centered) {
+      // log N(u_j | 0, D L Lᵀ D) = -z·z/2 - log|D L| - k log(2π)/2 per level; the backend adds
+      // -z·z/2, log_density_constant the last term, and this the middle one for all J levels.
+      double log_det = 0.0;
+      for (std::size_t a = 0; a < tp.k; ++a) {
+        log_det += std::log(v.sd[tp.first_sd - n_beta_ + a]) + std::log(chol[a * tp.k + a]);
+      }
+      lp -= static_cast<double>(design_.terms[t].n_levels) * log_det;
+    }
   }
   v.log_prior_jacobian = lp;
 }
@@ -471,7 +553,8 @@ void model::globals_backward(const double* q, const global_values& v, const glob
       g_x = g.sigma;
     } else {
       x = v.sd[s - n_beta_];
-      g_x = g.sd[s - n_beta_];
+      // -J log sd of a centered term (globals_forward)
+      g_x = g.sd[s - n_beta_] - centered_levels_per_sd_[s - n_beta_] / x;
     }
     double d_prior = 0.0;
     prior_log_density(p.prior, x, &d_prior);
@@ -498,6 +581,12 @@ void model::globals_backward(const double* q, const global_values& v, const glob
     const term_parameters& tp = terms_[t];
     if (!tp.correlated) continue;
     g_chol = g.chol_corr[t];
+    if (tp.centered) {  // -J Σ log L_aa (globals_forward)
+      const auto n_levels = static_cast<double>(design_.terms[t].n_levels);
+      for (std::size_t a = 0; a < tp.k; ++a) {
+        g_chol[a * tp.k + a] -= n_levels / v.chol_corr[t][a * tp.k + a];
+      }
+    }
     detail::lkj_cholesky_gradient(v.chol_corr[t].data(), tp.k, tp.lkj_eta, g_chol.data());
     detail::cholesky_corr_backward(q + tp.cpc_q_index, tp.k, v.chol_corr[t].data(),
                                    g_chol.data(), grad_q + tp.cpc_q_index);
@@ -537,8 +626,9 @@ std::vector<std::string> model::unconstrained_names() const {
     }
     for (std::size_t j = 0; j < block.n_levels; ++j) {
       for (std::size_t c = 0; c < tp.k; ++c) {
-        names[tp.z_q_index + j * tp.k + c] = "z_" + block.group + "[" + block.level_labels[j] +
-                                              "," + block.coef_names[c] + "]";
+        names[tp.z_q_index + j * tp.k + c] = (tp.centered ? "r_" : "z_") + block.group + "[" +
+                                              block.level_labels[j] + "," +
+                                              block.coef_names[c] + "]";
       }
     }
   }
@@ -615,6 +705,10 @@ void model::write_constrained(const double* q, double* out, bool include_group_e
       const double* sd = v.sd.data() + (tp.first_sd - n_beta_);
       for (std::size_t j = 0; j < n_levels; ++j) {
         const double* z = q + tp.z_q_index + j * tp.k;
+        if (tp.centered) {
+          out[o++] = z[c];
+          continue;
+        }
         double lz = 0.0;
         for (std::size_t b = 0; b <= c; ++b) lz += v.chol_corr[t][c * tp.k + b] * z[b];
         out[o++] = sd[c] * lz;
@@ -650,6 +744,49 @@ std::vector<std::string> model::prior_summary() const {
     lines.push_back("cor_" + design_.terms[t].group + " ~ lkj(" + eta.str() + ")");
   }
   return lines;
+}
+
+centering parse_centering(const std::string& text) {
+  centering c;
+  if (text == "auto") return c;
+  if (text == "none") {
+    c.how = centering::mode::none;
+    return c;
+  }
+  if (text == "all") {
+    c.how = centering::mode::all;
+    return c;
+  }
+  c.how = centering::mode::listed;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', begin);
+    std::string name = text.substr(begin, comma == std::string::npos ? std::string::npos
+                                                                     : comma - begin);
+    const auto first = name.find_first_not_of(" \t");
+    const auto last = name.find_last_not_of(" \t");
+    name = first == std::string::npos ? "" : name.substr(first, last - first + 1);
+    if (name.empty()) {
+      throw option_error("--centered '" + text + "': expected auto, none, all, or grouping " +
+                         "factors separated by commas (e.g. state,dem), and found an empty name");
+    }
+    c.groups.push_back(name);
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return c;
+}
+
+std::string to_string(const centering& c) {
+  switch (c.how) {
+    case centering::mode::automatic: return "auto";
+    case centering::mode::none: return "none";
+    case centering::mode::all: return "all";
+    case centering::mode::listed: break;
+  }
+  std::string out;
+  for (const auto& g : c.groups) out += (out.empty() ? "" : ",") + g;
+  return out;
 }
 
 }  // namespace hbglm

@@ -8,7 +8,8 @@
  *             is centered; each times its column's sd, see scalar_parameter::column_scale), then per group-level term the log sds (or interval-transformed sds),
  *             then per correlated term its k(k-1)/2 canonical partial correlations (tanh), then
  *             log sigma (gaussian without se()). Parameters with a constant() prior are not in q.
- *    z:       per term, level-major: z[t][j][c] ~ N(0, 1);  u_t[j] = diag(sd_t) L_t z_t[j].
+ *    z:       per term, level-major: z[t][j][c] ~ N(0, 1);  u_t[j] = diag(sd_t) L_t z_t[j]
+ *             (non-centered), or u_t[j] itself for a centered term (term_parameters::centered).
  *  The globals come first so the dense block of the dense_diag metric is q[0 .. n_globals). */
 
 #include <cstddef>
@@ -57,8 +58,41 @@ struct term_parameters {
   bool correlated = false;
   std::size_t cpc_q_index = 0;     ///< first of k(k-1)/2 canonical partial correlations in q
   double lkj_eta = 1.0;
-  std::size_t z_q_index = 0;       ///< first of J·k standard-normal z in q
+  std::size_t z_q_index = 0;       ///< first of its J·k entries in q (z, or u when centered)
+  /** Centered form: q holds u_t[j] ~ N(0, diag(sd) L Lᵀ diag(sd)) instead of z_t[j]. The same
+   *  posterior, a different geometry: better where each level has many observations
+   *  (kernels/group_effects.cuh says why); see centering. */
+  bool centered = false;
+  /** The median over levels, for the coefficient where it is smallest, of Σ x² over the level's
+   *  rows divided by the mean of x² over all rows: about the number of observations per level
+   *  (for a slope, weighted by the size of its covariate). What the automatic choice reads. */
+  double rows_per_level = 0.0;
 };
+
+/** Which group-level terms are sampled in the centered form (`--centered`). */
+struct centering {
+  enum class mode {
+    automatic,  ///< the terms with rows_per_level >= automatic_threshold
+    none,       ///< every term non-centered (brms's parameterization)
+    all,        ///< every term centered
+    listed      ///< the terms on the grouping factors in `groups`
+  };
+  mode how = mode::automatic;
+  std::vector<std::string> groups;  ///< listed: grouping factors as the formula names them
+  /** Observations per level from which the automatic choice centers a term. Where the data
+   *  give each level at least this many rows, a group sd would have to be under about a tenth
+   *  of the residual sd (gaussian) for the prior to outweigh them; at 3 rows per level (the
+   *  election model's respondents) the prior dominates and non-centered is right. */
+  static constexpr double automatic_threshold = 100.0;
+};
+
+/** Parses `--centered`: "auto", "none", "all", or grouping factors separated by commas
+ *  ("state,dem"; a factor named in the formula, checked by the model).
+ *  @throws option_error for an empty list or an empty name. */
+centering parse_centering(const std::string& text);
+
+/** The option text that parse_centering reads back ("auto", "state,dem", ...). */
+std::string to_string(const centering& c);
 
 /** Constrained values of the global parameters at one q, with what the backward pass needs. */
 struct global_values {
@@ -83,9 +117,13 @@ class model {
  public:
   /** @param[in] d the design (shared, read-only)
    *  @param[in] priors user prior statements, applied in order (later ones win)
+   *  @param[in] centered which group-level terms take the centered form
    *  @throws prior_error for a prior that names a class, group or coefficient the model does
-   *          not have, or a distribution that cannot apply (e.g. lkj on b). */
-  model(std::shared_ptr<const design> d, const std::vector<prior_spec>& priors);
+   *          not have, or a distribution that cannot apply (e.g. lkj on b); option_error for a
+   *          centered group the formula does not have, or a centered term with more than
+   *          kernels::max_centered_k (16) coefficients. */
+  model(std::shared_ptr<const design> d, const std::vector<prior_spec>& priors,
+        const centering& centered = {});
 
   const design& data() const { return design_; }
   std::size_t dim() const { return dim_; }
@@ -94,7 +132,8 @@ class model {
   const std::vector<term_parameters>& terms() const { return terms_; }
   bool has_sigma() const { return has_sigma_; }
 
-  /** Names of the unconstrained parameters q (e.g. "log(sd_g__Intercept)", "z_g[3,1]"). */
+  /** Names of the unconstrained parameters q (e.g. "log(sd_g__Intercept)", "z_g[3,1]", and
+   *  "r_g[3,1]" for a centered term). */
   std::vector<std::string> unconstrained_names() const;
 
   /** Output columns in brms order: b_* (b_Intercept uncentered), sd_*, cor_*, sigma, then the
@@ -107,8 +146,9 @@ class model {
   void write_constrained(const double* q, double* out, bool include_group_effects = true) const;
 
   /** Maps the globals of @p q to constrained values; puts priors and log Jacobians of the
-   *  globals into log_prior_jacobian (-infinity outside a prior's support). The z part
-   *  (-z²/2 each, without its constant) is the backend's, as z lives in its memory. */
+   *  globals into log_prior_jacobian (-infinity outside a prior's support), with, for each
+   *  centered term, its group effects' -J (Σ log sd + Σ log L_aa). The rest of the group effects'
+   *  prior (-z²/2 each, without its constant) is the backend's, as z lives in its memory. */
   void globals_forward(const double* q, global_values& values) const;
 
   /** Adds to grad_q[0 .. n_globals) the gradient of log_prior_jacobian and, through the
@@ -142,6 +182,7 @@ class model {
   void apply_prior(const prior_spec& spec);
   void set_column_scales();
   void check_group_sizes();
+  void choose_centered_terms(const centering& centered);
   void check_identifiability();
 
   std::shared_ptr<const design> design_ptr_;
@@ -156,6 +197,8 @@ class model {
   double log_density_constant_ = 0.0;
   std::vector<std::string> warnings_;
   double intercept_init_center_ = 0.0;
+  /// Per sd (scalars_ order from the first sd): J of its term if centered, else 0.
+  std::vector<double> centered_levels_per_sd_;
   struct output_group {
     std::string name;                                    ///< r_<group>
     std::size_t first_term = 0;                          ///< its level labels come from here

@@ -18,6 +18,7 @@ struct problem_spec {
   std::string formula;              ///< e.g. "y ~ x + (1 + x | g)"
   std::string family = "gaussian";  ///< gaussian, bernoulli, binomial, poisson
   std::vector<std::string> priors;  ///< `--prior` statements, in order
+  std::string centered = "auto";    ///< `--centered`: auto, none, all, or groups (parse_centering)
 };
 
 /** A model ready to sample, with what it was built from. The design's per-term level_idx and

@@ -134,6 +134,35 @@ TEST(Gradient, MatchesFiniteDifferencesForEveryFamilyTermAndPrior) {
   RecordProperty("components", static_cast<int>(n_checked));
 }
 
+TEST(Gradient, CenteredTermsMatchFiniteDifferences) {
+  // Every term kind in the centered form (q holds u), with the default priors and with three
+  // prior sets (sd priors, lkj shapes and a constant sd, whose log det term is then a constant).
+  const table data = test::random_table(40, 5, 4, 17);
+  const auto sets = prior_sets();
+  std::size_t n_models = 0;
+  std::uint64_t seed = 900;
+  for (const auto& fc : family_cases()) {
+    for (std::size_t r = 0; r < random_parts.size(); ++r) {
+      const std::string formula = fc.response + " ~ x1 + " + random_parts[r];
+      const auto base = test::make_model(data, formula, fc.fam, {}, "all");
+      for (std::size_t s : {std::size_t{0}, std::size_t{2}, std::size_t{5}}) {
+        auto priors = applicable(sets[s], *base);
+        const bool has_g1 = std::any_of(base->data().terms.begin(), base->data().terms.end(),
+                                        [](const random_block& b) { return b.group == "g1"; });
+        if (s == 5 && has_g1) priors.push_back("sd[g1] ~ constant(0.7)");
+        std::string label = to_string(fc.fam) + ", centered: " + formula + "; priors:";
+        for (const auto& p : priors) label += " [" + p + "]";
+        const auto m = test::make_model(data, formula, fc.fam, priors, "all");
+        for (const auto& t : m->terms()) ASSERT_TRUE(t.centered) << label;
+        check_gradient(m, seed++, label);
+        ++n_models;
+        if (HasFailure()) return;
+      }
+    }
+  }
+  EXPECT_EQ(n_models, family_cases().size() * random_parts.size() * 3);
+}
+
 TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {
   const table data = test::random_table(30, 3, 3, 11);
   std::uint64_t seed = 5;

@@ -85,14 +85,16 @@ inline std::string response_for(family fam) {
   return "";
 }
 
-/** Design + model from a table, a formula text, a family and prior statements. */
+/** Design + model from a table, a formula text, a family, prior statements and the choice of
+ *  centered terms (`--centered`: auto, none, all, or grouping factors). */
 inline std::shared_ptr<const model> make_model(const table& t, const std::string& formula_text,
                                                family fam,
-                                               const std::vector<std::string>& priors = {}) {
+                                               const std::vector<std::string>& priors = {},
+                                               const std::string& centered = "auto") {
   auto d = std::make_shared<design>(build_design(t, parse_formula(formula_text), fam));
   std::vector<prior_spec> specs;
   for (const auto& p : priors) specs.push_back(parse_prior(p));
-  return std::make_shared<const model>(d, specs);
+  return std::make_shared<const model>(d, specs, parse_centering(centered));
 }
 
 }  // namespace hbglm::test

@@ -75,7 +75,7 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   double lp = values_.log_prior_jacobian + m.log_density_constant();
   if (!std::isfinite(lp)) return -std::numeric_limits<double>::infinity();
 
-  // u_t[j] = diag(sd_t) L_t z_t[j]
+  // u_t[j] = diag(sd_t) L_t z_t[j] (non-centered) or q's own entries (centered).
   const auto& terms = m.terms();
   for (std::size_t t = 0; t < terms.size(); ++t) {
     const auto& tp = terms[t];
@@ -83,8 +83,9 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
     const double* sd = values_.sd.data() + (tp.first_sd - d.n_coefs());
     const int k = static_cast<int>(tp.k);
     for (std::size_t j = 0; j < block.n_levels; ++j) {
-      kernels::group_effect_forward(k, sd, values_.chol_corr[t].data(),
-                                    q + tp.z_q_index + j * tp.k, u_.data() + block.u_offset + j * tp.k);
+      kernels::group_level_forward(k, tp.centered, sd, values_.chol_corr[t].data(),
+                                   q + tp.z_q_index + j * tp.k,
+                                   u_.data() + block.u_offset + j * tp.k);
     }
   }
 
@@ -141,7 +142,7 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
         x.transpose() * r;
   }
 
-  // Chain rule to z, sd and L, and z's standard-normal prior.
+  // Chain rule to q's group entries, sd and L, with the group effects' prior.
   grads_.sd.assign(values_.sd.size(), 0.0);
   grads_.chol_corr.resize(terms.size());
   for (std::size_t t = 0; t < terms.size(); ++t) {
@@ -152,15 +153,11 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
     grads_.chol_corr[t].assign(tp.k * tp.k, 0.0);
     double* g_chol = tp.correlated ? grads_.chol_corr[t].data() : nullptr;
     for (std::size_t j = 0; j < block.n_levels; ++j) {
-      const double* z = q + tp.z_q_index + j * tp.k;
-      double* g_z = grad + tp.z_q_index + j * tp.k;
-      kernels::group_effect_backward(k, values_.sd.data() + sd0, values_.chol_corr[t].data(), z,
-                                     g_u_.data() + block.u_offset + j * tp.k, g_z,
-                                     grads_.sd.data() + sd0, g_chol);
-      for (std::size_t c = 0; c < tp.k; ++c) {
-        lp -= 0.5 * z[c] * z[c];
-        g_z[c] -= z[c];
-      }
+      const std::size_t level = tp.z_q_index + j * tp.k;
+      lp -= 0.5 * kernels::group_level_backward(
+                      k, tp.centered, values_.sd.data() + sd0, values_.chol_corr[t].data(),
+                      q + level, g_u_.data() + block.u_offset + j * tp.k, grad + level,
+                      grads_.sd.data() + sd0, g_chol);
     }
   }
   m.globals_backward(q, values_, grads_, grad);

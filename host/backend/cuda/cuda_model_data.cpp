@@ -85,6 +85,7 @@ model_layout make_layout(const model& m) {
     desc.scratch_offset = static_cast<std::int64_t>(scratch_offset);
     desc.k = static_cast<std::int32_t>(tp.k);
     desc.correlated = tp.correlated ? 1 : 0;
+    desc.centered = tp.centered ? 1 : 0;
     desc.n_cols = static_cast<std::int32_t>(1 + tp.k + (tp.correlated ? tp.k * tp.k : 0));
     for (std::int32_t c = 0; c < desc.n_cols; ++c) {
       kernels::segment_desc s;
