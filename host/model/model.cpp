@@ -58,6 +58,127 @@ double inv_logit(double x) {
 
 std::string join(const std::vector<std::string>& names) { return detail::message_list(names); }
 
+/** Per group-level term, how much each level's rows tell about its coefficients, in rows of
+ *  average size: for coefficient c on grouping factor f, level j, the information Σ_{rows of j}
+ *  x_c² given the other coefficients on f (the Schur complement of the level's Gram matrix over
+ *  f's coefficients), divided by the mean of x_c² over all rows; the median over levels; the
+ *  smallest over the term's coefficients. For an intercept alone that is the median rows per
+ *  level. A covariate constant within each level (the election model's potus2016 on state) is
+ *  confounded with the factor's intercept, and both get about 0: the data fix their sum, not
+ *  each, so the direction between them is the prior's, which the non-centered form suits. */
+std::vector<double> level_information(const design& d) {
+  const std::size_t n_terms = d.terms.size();
+  std::vector<double> out(n_terms, 0.0);
+  if (d.n_obs == 0) return out;
+  // Σ x² per column of Z (a level's coefficient), and per coefficient over all rows.
+  std::vector<double> level_sum_sq(d.n_u, 0.0);
+  for (std::size_t e = 0; e < d.Z.n_nonzeros(); ++e) {
+    level_sum_sq[static_cast<std::size_t>(d.Z.col_idx[e])] += d.Z.values[e] * d.Z.values[e];
+  }
+  std::vector<bool> done(n_terms, false);
+  for (std::size_t t0 = 0; t0 < n_terms; ++t0) {
+    if (done[t0]) continue;
+    // The terms on t0's factor; coefficient a of the factor is (term, c) in this order.
+    std::vector<std::pair<std::size_t, std::size_t>> coefs;
+    for (std::size_t t = t0; t < n_terms; ++t) {
+      if (d.terms[t].group != d.terms[t0].group) continue;
+      done[t] = true;
+      for (std::size_t c = 0; c < d.terms[t].n_coefs(); ++c) coefs.emplace_back(t, c);
+    }
+    const std::size_t m = coefs.size(), n_levels = d.terms[t0].n_levels;
+    std::vector<double> mean_sq(m, 0.0);
+    for (std::size_t a = 0; a < m; ++a) {
+      const random_block& b = d.terms[coefs[a].first];
+      for (std::size_t j = 0; j < n_levels; ++j) {
+        mean_sq[a] += level_sum_sq[b.u_offset + j * b.n_coefs() + coefs[a].second];
+      }
+      mean_sq[a] /= static_cast<double>(d.n_obs);
+    }
+    // Per coefficient and level, the information in rows; the diagonal alone first (exact for
+    // m = 1, an upper bound otherwise).
+    std::vector<std::vector<double>> per_level(m, std::vector<double>(n_levels, 0.0));
+    for (std::size_t a = 0; a < m; ++a) {
+      if (!(mean_sq[a] > 0.0)) continue;
+      const random_block& b = d.terms[coefs[a].first];
+      for (std::size_t j = 0; j < n_levels; ++j) {
+        per_level[a][j] =
+            level_sum_sq[b.u_offset + j * b.n_coefs() + coefs[a].second] / mean_sq[a];
+      }
+    }
+    double best_bound = 0.0;
+    for (std::size_t a = 0; a < m && n_levels > 0; ++a) {
+      best_bound = std::max(best_bound, median_of(per_level[a]));
+    }
+    // The Schur complements need the level's m × m Gram matrix: only where it can matter (m > 1,
+    // a bound that passes the threshold) and where the factor is small enough to center.
+    if (m > 1 && m <= static_cast<std::size_t>(kernels::max_centered_k) &&
+        best_bound >= centering::automatic_threshold) {
+      std::vector<std::int32_t> coef_of_col(d.n_u, -1);
+      for (std::size_t a = 0; a < m; ++a) {
+        const random_block& b = d.terms[coefs[a].first];
+        for (std::size_t j = 0; j < n_levels; ++j) {
+          coef_of_col[b.u_offset + j * b.n_coefs() + coefs[a].second] = static_cast<std::int32_t>(a);
+        }
+      }
+      std::vector<double> gram(n_levels * m * m, 0.0);
+      std::vector<std::pair<std::size_t, double>> row;  // (coefficient, x / sqrt(mean x²))
+      for (std::size_t i = 0; i < d.n_obs; ++i) {
+        row.clear();
+        std::size_t level = 0;
+        for (auto e = static_cast<std::size_t>(d.Z.row_ptr[i]);
+             e < static_cast<std::size_t>(d.Z.row_ptr[i + 1]); ++e) {
+          const auto col = static_cast<std::size_t>(d.Z.col_idx[e]);
+          const std::int32_t a = coef_of_col[col];
+          if (a < 0 || !(mean_sq[static_cast<std::size_t>(a)] > 0.0)) continue;
+          const auto ua = static_cast<std::size_t>(a);
+          const random_block& b = d.terms[coefs[ua].first];
+          level = (col - b.u_offset) / b.n_coefs();
+          row.emplace_back(ua, d.Z.values[e] / std::sqrt(mean_sq[ua]));
+        }
+        double* g = gram.data() + level * m * m;
+        for (const auto& [a, xa] : row) {
+          for (const auto& [b, xb] : row) g[a * m + b] += xa * xb;
+        }
+      }
+      Eigen::MatrixXd level_gram(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(m));
+      for (std::size_t j = 0; j < n_levels; ++j) {
+        const double* g = gram.data() + j * m * m;
+        double trace = 0.0;
+        for (std::size_t a = 0; a < m; ++a) {
+          for (std::size_t b = 0; b < m; ++b) {
+            level_gram(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)) = g[a * m + b];
+          }
+          trace += g[a * m + a];
+        }
+        // A ridge of 1e-9 of the mean diagonal keeps a singular matrix (confounded coefficients)
+        // invertible; their Schur complements then come out near 0, as they are.
+        const double ridge = 1e-9 * std::max(trace / static_cast<double>(m), 1e-300);
+        level_gram.diagonal().array() += ridge;
+        const Eigen::MatrixXd inverse =
+            level_gram.ldlt().solve(Eigen::MatrixXd::Identity(level_gram.rows(), level_gram.cols()));
+        for (std::size_t a = 0; a < m; ++a) {
+          const double inv = inverse(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(a));
+          if (mean_sq[a] > 0.0) per_level[a][j] = inv > 0.0 ? std::max(0.0, 1.0 / inv - ridge) : 0.0;
+        }
+      }
+    }
+    for (std::size_t t = t0; t < n_terms; ++t) {
+      if (d.terms[t].group == d.terms[t0].group) out[t] = std::numeric_limits<double>::infinity();
+    }
+    for (std::size_t a = 0; a < m; ++a) {
+      const std::size_t t = coefs[a].first;
+      // Beyond max_centered_k coefficients on one factor the Gram matrices are not formed, and
+      // the diagonal bound is no evidence: report nothing, so the automatic choice passes.
+      const bool measured = m <= static_cast<std::size_t>(kernels::max_centered_k);
+      out[t] = std::min(out[t], measured && n_levels > 0 ? median_of(per_level[a]) : 0.0);
+    }
+    for (std::size_t t = t0; t < n_terms; ++t) {
+      if (d.terms[t].group == d.terms[t0].group && d.terms[t].n_coefs() == 0) out[t] = 0.0;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 model::model(std::shared_ptr<const design> shared_design, const std::vector<prior_spec>& priors,
@@ -238,28 +359,12 @@ void model::choose_centered_terms(const centering& centered) {
                                          : "; its grouping factors are " + join(groups)));
     }
   }
-  // Σ x² over the rows of each column of Z, that is of each level and coefficient.
-  std::vector<double> level_sum_sq(d.n_u, 0.0);
-  for (std::size_t e = 0; e < d.Z.n_nonzeros(); ++e) {
-    level_sum_sq[static_cast<std::size_t>(d.Z.col_idx[e])] += d.Z.values[e] * d.Z.values[e];
-  }
+  const std::vector<double> information = level_information(d);
   centered_levels_per_sd_.assign(scalars_.size() - n_beta_, 0.0);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     term_parameters& tp = terms_[t];
     const random_block& block = d.terms[t];
-    tp.rows_per_level = std::numeric_limits<double>::infinity();
-    for (std::size_t c = 0; c < tp.k; ++c) {
-      std::vector<double> per_level(block.n_levels);
-      double total = 0.0;
-      for (std::size_t j = 0; j < block.n_levels; ++j) {
-        per_level[j] = level_sum_sq[block.u_offset + j * tp.k + c];
-        total += per_level[j];
-      }
-      const double mean_sq = d.n_obs > 0 ? total / static_cast<double>(d.n_obs) : 0.0;
-      const double median = block.n_levels > 0 ? median_of(per_level) : 0.0;
-      tp.rows_per_level = std::min(tp.rows_per_level, mean_sq > 0.0 ? median / mean_sq : 0.0);
-    }
-    if (tp.k == 0) tp.rows_per_level = 0.0;
+    tp.rows_per_level = information[t];
     switch (centered.how) {
       case centering::mode::automatic:
         tp.centered = tp.rows_per_level >= centering::automatic_threshold &&

@@ -63,16 +63,20 @@ struct term_parameters {
    *  posterior, a different geometry: better where each level has many observations
    *  (kernels/group_effects.cuh says why); see centering. */
   bool centered = false;
-  /** The median over levels, for the coefficient where it is smallest, of Σ x² over the level's
-   *  rows divided by the mean of x² over all rows: about the number of observations per level
-   *  (for a slope, weighted by the size of its covariate). What the automatic choice reads. */
+  /** How much the data say about each level's coefficients, in rows of average size: for each
+   *  coefficient, the information of a level's rows about it given the other coefficients on the
+   *  same grouping factor (Σ x² for an intercept alone), over the mean x² of a row; the median
+   *  over levels; the smallest over the term's coefficients. About the observations per level;
+   *  near 0 for a covariate constant within levels, confounded with the factor's intercept.
+   *  What the automatic choice reads (0 for a factor with over 16 coefficients, never centered
+   *  automatically). */
   double rows_per_level = 0.0;
 };
 
 /** Which group-level terms are sampled in the centered form (`--centered`). */
 struct centering {
   enum class mode {
-    automatic,  ///< the terms with rows_per_level >= automatic_threshold
+    automatic,  ///< the terms with rows_per_level >= automatic_threshold (and k <= 16)
     none,       ///< every term non-centered (brms's parameterization)
     all,        ///< every term centered
     listed      ///< the terms on the grouping factors in `groups`

@@ -328,6 +328,31 @@ TEST(CudaBackend, LogDensityAndGradientMatchCpuWithPriorsAndCorrelations) {
   }
 }
 
+TEST(CudaBackend, LogDensityAndGradientMatchCpuWithCenteredTerms) {
+  HBGLM_SKIP_WITHOUT_CUDA_DEVICE();
+  // Every term kind centered (`--centered all`), and centered beside non-centered on one factor
+  // each: the centered branch of kernels/group_effects.cuh on the device.
+  const table data = test::random_table(1017, 37, 101, 29);
+  std::uint64_t seed = 1700;
+  std::size_t n_models = 0;
+  for (const auto& fc : family_cases()) {
+    for (std::size_t r = 0; r < random_parts.size(); ++r) {
+      const std::string formula = fc.response + " ~ x1 + " + random_parts[r];
+      for (const std::string centered : {"all", "g2"}) {
+        if (centered == "g2" && formula.find("| g2)") == std::string::npos) continue;
+        const auto m = test::make_model(data, formula, fc.fam, {}, centered);
+        auto b = make_backends(m);
+        const auto q = random_uniform(m->dim(), seed++, -1.2, 1.2);
+        if (!compare_at(*m, b, q, to_string(fc.fam) + ", centered " + centered + ": " + formula)) {
+          return;
+        }
+        ++n_models;
+      }
+    }
+  }
+  EXPECT_GE(n_models, family_cases().size() * random_parts.size());
+}
+
 TEST(CudaBackend, LogDensityAndGradientMatchCpuAt100kRowsAnd100kGroups) {
   HBGLM_SKIP_WITHOUT_CUDA_DEVICE();
   // 100,017 rows; g1 has 100,000 levels (most of them one row), g2 has 300.

@@ -377,6 +377,23 @@ std::vector<case_spec> standard_cases() {
   return cases;
 }
 
+std::vector<case_spec> centered_cases() {
+  std::vector<case_spec> cases;
+  for (family fam : {family::gaussian, family::poisson}) {
+    for (bool slope : {false, true}) {
+      case_spec c;
+      c.name = to_string(fam) + (slope ? "_slope" : "_intercept") + "_centered";
+      c.fam = fam;
+      c.varying_slope = slope;
+      c.min_obs = 300;
+      c.max_obs = 600;
+      c.centered = "all";
+      cases.push_back(c);
+    }
+  }
+  return cases;
+}
+
 std::vector<std::string> tracked_quantities(const case_spec& c) {
   std::vector<std::string> q = {"b_Intercept", "b_x", "sd_g__Intercept"};
   if (c.varying_slope) {
@@ -406,6 +423,7 @@ replication_result run_replication(const case_spec& c, std::size_t case_id, std:
     spec.formula = c.formula();
     spec.family = to_string(c.fam);
     spec.priors = prior_statements(c.fit_prior, c.fam, c.varying_slope);
+    spec.centered = c.centered;
     const problem p = make_problem(make_table(s), spec);
     const model& m = *p.model_ptr;
     const output_layout lay = make_layout(m, c, s.n_groups);

@@ -78,6 +78,7 @@ struct case_spec {
   int max_trials = 20;             ///< binomial trials uniform on 1..max_trials
   prior_scales fit_prior;          ///< what the model is told (--prior statements)
   prior_scales sim_prior;          ///< what the parameters are drawn from (equal for a valid SBC)
+  std::string centered = "auto";   ///< `--centered` of the fit (auto: non-centered at 60-120 rows)
   /// The formula, e.g. "y ~ x + (1 + x | g)" or "y | trials(n) ~ x + (1 | g)".
   std::string formula() const;
 };
@@ -85,6 +86,10 @@ struct case_spec {
 /** The 8 standard cases: gaussian, bernoulli, binomial, poisson, each with (1 | g) and (1 + x | g),
  *  all with the default prior_scales for both simulation and fit. */
 std::vector<case_spec> standard_cases();
+
+/** The centered form (`--centered all`) on (1 | g) and (1 + x | g), gaussian and poisson, with
+ *  300-600 rows over 8-12 groups (25-75 per level: where a user would center). */
+std::vector<case_spec> centered_cases();
 
 /** How to run the replications of a case. */
 struct run_options {

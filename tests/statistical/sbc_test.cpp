@@ -8,7 +8,9 @@
 // draws, so ranks lie in 0..39; 10 bins of 4 ranks (15 expected per bin). Each tracked quantity
 // (coefficients, sds, the correlation, sigma, two group effects, the log likelihood) gets a
 // chi-square test of uniformity; the p-values are Bonferroni-corrected over all
-// n_tests = Σ_cases (quantities) = 58 tests of the 8 cases, and a case fails when a corrected
+// n_tests = Σ_cases (quantities) = 88 tests (58 of the 8 standard cases, 30 of the 4 cases in the
+// centered form: gaussian and poisson, (1 | g) and (1 + x | g), 300-600 rows, `--centered all`),
+// and a case fails when a corrected
 // p-value is below 0.001. With a correct sampler the chance that any test of a run fails is
 // then at most 0.1% (Bonferroni is conservative; the chi-square approximation with 15 expected
 // per bin is close), so a failure is worth investigating: rerun bench/sbc with more
@@ -57,10 +59,11 @@ run_options ci_options(std::size_t n_reps) {
   return o;
 }
 
-/** Number of uniformity tests of the 8 standard cases: the Bonferroni factor. */
+/** Number of uniformity tests of the 8 standard and 4 centered cases: the Bonferroni factor. */
 std::size_t n_ci_tests() {
   std::size_t m = 0;
   for (const auto& c : standard_cases()) m += tracked_quantities(c).size();
+  for (const auto& c : centered_cases()) m += tracked_quantities(c).size();
   return m;
 }
 
@@ -190,7 +193,7 @@ TEST(SbcHarness, ReplicationIsDeterministicAndThreadIndependent) {
                                       "cor ~ lkj(2)"}));
 }
 
-// ---- the calibration check: one test per case, corrected over all 8 cases ----
+// ---- the calibration check: one test per case, corrected over all 12 cases ----
 
 class SbcCase : public ::testing::TestWithParam<std::size_t> {};
 
@@ -213,6 +216,30 @@ TEST_P(SbcCase, RanksAreUniform) {
 INSTANTIATE_TEST_SUITE_P(Sbc, SbcCase, ::testing::Range<std::size_t>(0, 8),
                          [](const ::testing::TestParamInfo<std::size_t>& info) {
                            return standard_cases()[info.param].name;
+                         });
+
+class SbcCenteredCase : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(SbcCenteredCase, RanksAreUniform) {
+  const std::size_t id = GetParam();
+  const case_spec c = centered_cases()[id];
+  case_result r;
+  // Case ids 200+: random numbers of their own.
+  const std::vector<uniformity_test> tests = run_and_test(c, 200 + id, ci_options(150), &r);
+  std::size_t failed = 0;
+  for (const auto& rep : r.reps) failed += rep.error.empty() ? 0 : 1;
+  EXPECT_EQ(failed, 0u) << "replications whose fit threw";
+  for (const auto& t : tests) {
+    EXPECT_GE(t.p_bonferroni, alpha)
+        << c.name << ", " << t.quantity << ": ranks are not uniform (chi-square " << t.chi_square
+        << ", p " << t.p_value << ", Bonferroni over " << n_ci_tests() << " tests "
+        << t.p_bonferroni << ")";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sbc, SbcCenteredCase, ::testing::Range<std::size_t>(0, 4),
+                         [](const ::testing::TestParamInfo<std::size_t>& info) {
+                           return centered_cases()[info.param].name;
                          });
 
 // ---- power: the harness flags deliberately mismatched priors ----

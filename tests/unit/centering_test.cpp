@@ -67,8 +67,10 @@ TEST(Centering, AutomaticCentersTheTermsWhoseLevelsHaveManyRows) {
   const auto m = test::make_model(rich_and_poor_table(), rich_and_poor_formula,
                                   family::gaussian);
   ASSERT_EQ(m->terms().size(), 3u);
-  // Intercepts: the rows per level exactly.
-  EXPECT_DOUBLE_EQ(m->terms()[0].rows_per_level, 300.0);
+  // Intercepts: the rows per level; on big a little less, given the slope on x there (x's
+  // level means are not exactly 0).
+  EXPECT_NEAR(m->terms()[0].rows_per_level, 300.0, 5.0);
+  EXPECT_LT(m->terms()[0].rows_per_level, 300.0);
   EXPECT_DOUBLE_EQ(m->terms()[1].rows_per_level, 2.0);
   // The slope: Σ x² over a level's rows over the mean of x², about 300 (x is standard normal).
   EXPECT_NEAR(m->terms()[2].rows_per_level, 300.0, 30.0);
@@ -78,6 +80,30 @@ TEST(Centering, AutomaticCentersTheTermsWhoseLevelsHaveManyRows) {
   const auto names = m->unconstrained_names();
   EXPECT_EQ(names[m->terms()[0].z_q_index], "r_big[0,Intercept]");
   EXPECT_EQ(names[m->terms()[1].z_q_index], "z_small[0,Intercept]");
+}
+
+TEST(Centering, ACovariateConstantWithinLevelsIsConfoundedWithTheIntercept) {
+  // c depends on the level of big only: (0 + c | big) and (1 | big) are identified only
+  // together, so neither is data-rich although each level has 300 rows; the slope on x is.
+  table t = rich_and_poor_table();
+  std::vector<double> c(t.n_rows());
+  for (std::size_t i = 0; i < c.size(); ++i) c[i] = 1.0 + 0.5 * static_cast<double>(i % 4);
+  t.columns.push_back(test::numeric_column("c", c));
+  const auto m = test::make_model(t, "y ~ x + (1 | big) + (0 + c | big) + (0 + x | big)",
+                                  family::gaussian);
+  ASSERT_EQ(m->terms().size(), 3u);
+  EXPECT_LT(m->terms()[0].rows_per_level, 1e-3);
+  EXPECT_LT(m->terms()[1].rows_per_level, 1e-3);
+  EXPECT_NEAR(m->terms()[2].rows_per_level, 300.0, 30.0);
+  EXPECT_FALSE(m->terms()[0].centered);
+  EXPECT_FALSE(m->terms()[1].centered);
+  EXPECT_TRUE(m->terms()[2].centered);
+  // In one correlated term the same: (1 + c | big) is not centered, (1 + x | big) is.
+  const auto joint = test::make_model(t, "y ~ x + (1 + c | big)", family::gaussian);
+  EXPECT_FALSE(joint->terms()[0].centered);
+  const auto rich = test::make_model(t, "y ~ x + (1 + x | big)", family::gaussian);
+  EXPECT_TRUE(rich->terms()[0].centered);
+  EXPECT_NEAR(rich->terms()[0].rows_per_level, 300.0, 30.0);
 }
 
 TEST(Centering, NoneAllAndListedOverrideTheAutomaticChoice) {
