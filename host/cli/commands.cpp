@@ -81,15 +81,17 @@ int command_check(int argc, char** argv, std::ostream& out) {
   out << "population-level coefficients (" << d.n_coefs() << "):";
   for (const auto& c : d.coef_names) out << " " << c;
   out << "\n";
-  for (const auto& t : d.terms) {
-    out << "group-level term on " << t.group << ": " << t.n_levels << " levels, coefficients";
-    for (const auto& c : t.coef_names) out << " " << c;
-    out << (t.correlated ? " (correlated)" : "") << "\n";
-  }
-  for (std::size_t t = 0; t < m.terms().size(); ++t) {
+  for (std::size_t t = 0; t < d.terms.size(); ++t) {
+    const random_block& block = d.terms[t];
+    out << "group-level term on " << block.group << ": " << block.n_levels
+        << " levels, coefficients";
+    for (const auto& c : block.coef_names) out << " " << c;
     const term_parameters& tp = m.terms()[t];
-    out << "  sampled " << (tp.centered ? "centered" : "non-centered") << " (about "
-        << std::setprecision(3) << tp.rows_per_level << " rows per level)\n";
+    // rows_per_level: the data's information per level in rows (model.hpp), what --centered
+    // auto reads.
+    out << (block.correlated ? " (correlated)" : "") << "; "
+        << (tp.centered ? "centered" : "non-centered") << " (data per level ~ "
+        << std::setprecision(3) << tp.rows_per_level << " rows)\n";
   }
   out << "parameters: " << m.dim() << " unconstrained (" << m.n_globals()
       << " global, " << m.dim() - m.n_globals() << " group-level)\n";

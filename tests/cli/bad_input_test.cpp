@@ -596,6 +596,11 @@ const std::vector<bad_case> option_cases = {
      {"option --seed needs a value"}},
     {"flag_given_a_value", command::sample, good_model({"--quiet=yes"}),
      {"option --quiet takes no value"}},
+    {"centered_unknown_group", command::model, good_model({"--centered", "state"}),
+     {"--centered names 'state', which is not a grouping factor of the formula; its grouping "
+      "factors are g"}},
+    {"centered_empty_name", command::sample, good_model({"--centered", "g,"}),
+     {"--centered 'g,': expected auto, none, all, or grouping factors separated by commas"}},
     {"positional_argument", command::sample, good_model({"extra.csv"}),
      {"unexpected argument 'extra.csv' (options start with --)"}},
     {"output_dir_is_a_file", command::sample, good_model({"--output-dir", "{dir}/good.csv"}),
