@@ -25,7 +25,8 @@
 #       the issue's "10M rows with 4 chains on one 80 GB GPU", about 15 s at 10M)
 #   (e) peers, when `python3 -c 'import numpyro, jax'` works there (the image has both): on
 #       election data made by the carried hbglm (`hbglm simulate`, n = 30000, gaussian; PEER_N and
-#       PEER_FAMILY change them, PEER_WARMUP and PEER_SAMPLES the runs' length), the
+#       PEER_FAMILY change them, PEER_WARMUP and PEER_SAMPLES the runs' length, PEER_CENTERED
+#       hbglm's --centered), the
 #       gradient bench at that n, bench/peers/numpyro_election.py --grad-only, an hbglm CUDA run
 #       (`hbglm sample --backend cuda`, 4 chains, 300 warmup + 300 draws) and the same run in
 #       NumPyro (4 chains vectorized on the GPU, float64); each under its own time limit
@@ -108,6 +109,9 @@ done
 peer_n=${PEER_N:-30000} peer_family=${PEER_FAMILY:-gaussian} peer_chains=${PEER_CHAINS:-4}
 peer_warmup=${PEER_WARMUP:-300} peer_samples=${PEER_SAMPLES:-300}
 peer_backend=${PEER_BACKEND:-cuda}
+# hbglm sample --centered: auto (the default since the centered form; runs recorded before it
+# sampled every term non-centered, which PEER_CENTERED=none repeats).
+peer_centered=${PEER_CENTERED:-auto}
 # A run too long for one device call can be split by chains (hbglm sample --chain-id): e.g.
 # PEER_CHAINS=2 PEER_KEEP_CHAINS=1, then the same with PEER_CHAIN_ID=3; the chain files come back
 # in $OUT, and `hbglm summary` of all four here is the 4-chain run's.
@@ -218,14 +222,14 @@ run_peers() {
 # The hbglm run of step (e): WORK DATA FORMULA GRAD_MS.
 peer_hbglm() {
   local work=$1 data=$2 formula=$3 hb_grad=$4 limit
-  echo "--- hbglm sample --backend $peer_backend (${peer_chains} chains, $peer_warmup + $peer_samples)"
+  echo "--- hbglm sample --backend $peer_backend (${peer_chains} chains, $peer_warmup + $peer_samples, --centered $peer_centered)"
   local numpyro_reserve=0
   [[ " $peer_tools " == *" numpyro "* ]] && numpyro_reserve=90
   limit=$(clamp $((150 * peer_scale)) "$(left_after "$numpyro_reserve")" 30)
   timeout "$limit" "$cli" sample --backend "$peer_backend" --data "$data" --family "$peer_family" \
     --formula "$formula" --chains "$peer_chains" --warmup "$peer_warmup" \
-    --samples "$peer_samples" --seed 1 --chain-id "$peer_chain_id" --output-dir "$work" \
-    --output-prefix hbglm_cuda >"$work/hbglm_cuda.log" 2>&1
+    --samples "$peer_samples" --seed 1 --chain-id "$peer_chain_id" --centered "$peer_centered" \
+    --output-dir "$work" --output-prefix hbglm_cuda >"$work/hbglm_cuda.log" 2>&1
   local hb_rc=$?
   head -60 "$work/hbglm_cuda.log"
   echo "hbglm $peer_backend run: exit $hb_rc (limit $limit s)"

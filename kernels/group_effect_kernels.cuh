@@ -1,10 +1,10 @@
 #pragma once
 /** @file The group-effect passes of the log density on the device (ARCHITECTURE §4): per level,
  *  u_t[j] = diag(sd_t) L_t z_t[j] (or u_t[j] itself for a centered term) forward and its chain
- *  rule backward (kernels/group_effects.cuh,
- *  the same functions the CPU backend runs), and the fixed-order reduction of the per-level
- *  contributions to ∂/∂sd, ∂/∂L and Σ z². Host code includes this header without CUDA: streams
- *  are passed as void* (a cudaStream_t), pointers are device pointers. */
+ *  rule backward (kernels/group_effects.cuh, the same functions the CPU backend runs), and the
+ *  fixed-order reduction of the per-level contributions to ∂/∂sd, ∂/∂L and Σ z². Host code
+ *  includes this header without CUDA: streams are passed as void* (a cudaStream_t), pointers are
+ *  device pointers. */
 
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +17,8 @@ namespace hbglm::kernels {
 struct group_term_desc {
   std::int64_t n_levels = 0;     ///< J_t
   std::int64_t level_begin = 0;  ///< first global level of the term (prefix sum of J)
-  std::int64_t z_index = 0;      ///< z_t[j][c] (or u_t[j][c]) is q[z_index + j k + c] (model::terms()[t].z_q_index)
+  /// z_t[j][c] (u_t[j][c] when centered) is q[z_index + j k + c] (model::terms()[t].z_q_index)
+  std::int64_t z_index = 0;
   std::int64_t u_offset = 0;     ///< u_t[j][c] is u[u_offset + j k + c] (design.terms[t].u_offset)
   std::int64_t sd_offset = 0;    ///< sd_t[c] is params[sd_offset + c]
   std::int64_t chol_offset = 0;  ///< L_t[a][b] is params[chol_offset + a k + b] (row-major)
