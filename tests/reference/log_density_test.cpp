@@ -377,6 +377,20 @@ TEST(LogDensity, UncenteredInterceptAsCoefficient) {
 
 // ---- group-level terms ----
 
+/// yw ~ 1 + (1 | g) with the default priors, q = (Intercept, log sd, log sigma, 3 group
+/// entries): the priors and log Jacobians of the three globals.
+hand_lp varying_intercept_globals(const std::vector<double>& q) {
+  hand_lp lp;
+  add_student_t(lp, q[0], 3, wide_loc, wide_scale);
+  add_student_t(lp, std::exp(q[1]), 3, 0, wide_scale);
+  lp.add(std::log(2.0));
+  add_log_jacobian(lp, q[1]);
+  add_student_t(lp, std::exp(q[2]), 3, 0, wide_scale);
+  lp.add(std::log(2.0));
+  add_log_jacobian(lp, q[2]);
+  return lp;
+}
+
 TEST(LogDensity, VaryingInterceptWithDefaultPriors) {
   const auto m = make("yw ~ 1 + (1 | g)", family::gaussian);
   ASSERT_EQ(m->unconstrained_names(),
@@ -386,14 +400,7 @@ TEST(LogDensity, VaryingInterceptWithDefaultPriors) {
   const std::vector<double> q = {2.0, 0.3, 1.1, 0.5, -1.2, 0.8};
   const double sd = std::exp(q[1]), sigma = std::exp(q[2]);
   const double* z = &q[3];
-  hand_lp lp;
-  add_student_t(lp, q[0], 3, wide_loc, wide_scale);
-  add_student_t(lp, sd, 3, 0, wide_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[1]);
-  add_student_t(lp, sigma, 3, 0, wide_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[2]);
+  hand_lp lp = varying_intercept_globals(q);
   for (int j = 0; j < 3; ++j) add_normal(lp, z[j], 0, 1);
   for (std::size_t i = 0; i < 5; ++i) add_normal(lp, y_wide[i], q[0] + sd * z[g_code[i]], sigma);
   expect_lp(m, q, lp);
@@ -455,14 +462,7 @@ TEST(LogDensity, CenteredVaryingIntercept) {
   const std::vector<double> q = {2.0, 0.3, 1.1, 0.5, -1.2, 0.8};
   const double sd = std::exp(q[1]), sigma = std::exp(q[2]);
   const double* u = &q[3];
-  hand_lp lp;
-  add_student_t(lp, q[0], 3, wide_loc, wide_scale);
-  add_student_t(lp, sd, 3, 0, wide_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[1]);
-  add_student_t(lp, sigma, 3, 0, wide_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[2]);
+  hand_lp lp = varying_intercept_globals(q);
   for (int j = 0; j < 3; ++j) add_normal(lp, u[j], 0, sd);
   for (std::size_t i = 0; i < 5; ++i) add_normal(lp, y_wide[i], q[0] + u[g_code[i]], sigma);
   expect_lp(m, q, lp);

@@ -195,13 +195,11 @@ TEST(SbcHarness, ReplicationIsDeterministicAndThreadIndependent) {
 
 // ---- the calibration check: one test per case, corrected over all 12 cases ----
 
-class SbcCase : public ::testing::TestWithParam<std::size_t> {};
-
-TEST_P(SbcCase, RanksAreUniform) {
-  const std::size_t id = GetParam();
-  const case_spec c = standard_cases()[id];
+/** Runs case @p c under the key @p case_id and expects every replication to fit and every
+ *  tracked quantity's ranks to pass the corrected uniformity test. */
+void expect_calibrated(const case_spec& c, std::size_t case_id) {
   case_result r;
-  const std::vector<uniformity_test> tests = run_and_test(c, id, ci_options(150), &r);
+  const std::vector<uniformity_test> tests = run_and_test(c, case_id, ci_options(150), &r);
   std::size_t failed = 0;
   for (const auto& rep : r.reps) failed += rep.error.empty() ? 0 : 1;
   EXPECT_EQ(failed, 0u) << "replications whose fit threw";
@@ -213,6 +211,10 @@ TEST_P(SbcCase, RanksAreUniform) {
   }
 }
 
+class SbcCase : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(SbcCase, RanksAreUniform) { expect_calibrated(standard_cases()[GetParam()], GetParam()); }
+
 INSTANTIATE_TEST_SUITE_P(Sbc, SbcCase, ::testing::Range<std::size_t>(0, 8),
                          [](const ::testing::TestParamInfo<std::size_t>& info) {
                            return standard_cases()[info.param].name;
@@ -221,20 +223,8 @@ INSTANTIATE_TEST_SUITE_P(Sbc, SbcCase, ::testing::Range<std::size_t>(0, 8),
 class SbcCenteredCase : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(SbcCenteredCase, RanksAreUniform) {
-  const std::size_t id = GetParam();
-  const case_spec c = centered_cases()[id];
-  case_result r;
   // Case ids 200+: random numbers of their own.
-  const std::vector<uniformity_test> tests = run_and_test(c, 200 + id, ci_options(150), &r);
-  std::size_t failed = 0;
-  for (const auto& rep : r.reps) failed += rep.error.empty() ? 0 : 1;
-  EXPECT_EQ(failed, 0u) << "replications whose fit threw";
-  for (const auto& t : tests) {
-    EXPECT_GE(t.p_bonferroni, alpha)
-        << c.name << ", " << t.quantity << ": ranks are not uniform (chi-square " << t.chi_square
-        << ", p " << t.p_value << ", Bonferroni over " << n_ci_tests() << " tests "
-        << t.p_bonferroni << ")";
-  }
+  expect_calibrated(centered_cases()[GetParam()], 200 + GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Sbc, SbcCenteredCase, ::testing::Range<std::size_t>(0, 4),
