@@ -117,7 +117,8 @@ std::vector<double> level_information(const design& d) {
       for (std::size_t a = 0; a < m; ++a) {
         const random_block& b = d.terms[coefs[a].first];
         for (std::size_t j = 0; j < n_levels; ++j) {
-          coef_of_col[b.u_offset + j * b.n_coefs() + coefs[a].second] = static_cast<std::int32_t>(a);
+          coef_of_col[b.u_offset + j * b.n_coefs() + coefs[a].second] =
+              static_cast<std::int32_t>(a);
         }
       }
       std::vector<double> gram(n_levels * m * m, 0.0);
@@ -154,11 +155,13 @@ std::vector<double> level_information(const design& d) {
         // invertible; their Schur complements then come out near 0, as they are.
         const double ridge = 1e-9 * std::max(trace / static_cast<double>(m), 1e-300);
         level_gram.diagonal().array() += ridge;
-        const Eigen::MatrixXd inverse =
-            level_gram.ldlt().solve(Eigen::MatrixXd::Identity(level_gram.rows(), level_gram.cols()));
+        const Eigen::MatrixXd inverse = level_gram.ldlt().solve(
+            Eigen::MatrixXd::Identity(level_gram.rows(), level_gram.cols()));
         for (std::size_t a = 0; a < m; ++a) {
+          if (!(mean_sq[a] > 0.0)) continue;
+          // The Schur complement of coefficient a is 1 / (Gram⁻¹)_aa.
           const double inv = inverse(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(a));
-          if (mean_sq[a] > 0.0) per_level[a][j] = inv > 0.0 ? std::max(0.0, 1.0 / inv - ridge) : 0.0;
+          per_level[a][j] = inv > 0.0 ? std::max(0.0, 1.0 / inv - ridge) : 0.0;
         }
       }
     }

@@ -136,7 +136,9 @@ TEST(CliSample, CenteredAndNonCenteredSampleTheSamePosterior) {
   ASSERT_EQ(c.exit_code, 0) << c.output;
   auto files = [&](const std::string& prefix) {
     std::vector<std::string> f;
-    for (int k = 1; k <= 4; ++k) f.push_back((dir / (prefix + "_" + std::to_string(k) + ".csv")).string());
+    for (int k = 1; k <= 4; ++k) {
+      f.push_back((dir / (prefix + "_" + std::to_string(k) + ".csv")).string());
+    }
     return f;
   };
   const auto header_line = [](const std::string& file, const std::string& key) {
