@@ -406,22 +406,30 @@ TEST(LogDensity, VaryingInterceptWithDefaultPriors) {
   expect_lp(m, q, lp);
 }
 
+/// yb ~ x1 + (1 + x1 | h) with lkj(eta), q = (Intercept, b_x1, log sd0, log sd1, cpc, 4 group
+/// entries): the priors and log Jacobians of the globals.
+hand_lp correlated_k2_globals(const std::vector<double>& q, double eta_lkj) {
+  const double rho = std::tanh(q[4]);
+  hand_lp lp;
+  add_student_t(lp, q[0], 3, 0.0, logit_scale);
+  add_student_t(lp, std::exp(q[2]), 3, 0, logit_scale);
+  lp.add(std::log(2.0));
+  add_log_jacobian(lp, q[2]);
+  add_student_t(lp, std::exp(q[3]), 3, 0, logit_scale);
+  lp.add(std::log(2.0));
+  add_log_jacobian(lp, q[3]);
+  lp.add(std::log(1.0 - rho * rho));                   // d tanh(y) / dy
+  lp.add((eta_lkj - 1.0) * std::log(1.0 - rho * rho));  // LKJ(eta) for k = 2
+  return lp;
+}
+
 /// (1 + x1 | h) on bernoulli data with lkj(eta): everything for k = 2 by hand.
 hand_lp correlated_k2_expected(const std::vector<double>& q, double eta_lkj) {
   const double sd0 = std::exp(q[2]), sd1 = std::exp(q[3]);
   const double rho = std::tanh(q[4]);
   // L = [[1, 0], [rho, sqrt(1 - rho²)]]
   const double l10 = rho, l11 = std::sqrt(1.0 - rho * rho);
-  hand_lp lp;
-  add_student_t(lp, q[0], 3, 0.0, logit_scale);
-  add_student_t(lp, sd0, 3, 0, logit_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[2]);
-  add_student_t(lp, sd1, 3, 0, logit_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[3]);
-  lp.add(std::log(1.0 - rho * rho));                   // d tanh(y) / dy
-  lp.add((eta_lkj - 1.0) * std::log(1.0 - rho * rho));  // LKJ(eta) for k = 2
+  hand_lp lp = correlated_k2_globals(q, eta_lkj);
   const double* z = &q[5];                              // level-major: z[j][c] = z[2j + c]
   for (int c = 0; c < 4; ++c) add_normal(lp, z[c], 0, 1);
   const double m1 = mean_of(x1);
@@ -482,17 +490,8 @@ TEST(LogDensity, CenteredCorrelatedTwoCoefficients) {
                                       "r_h[p,x1]", "r_h[q,Intercept]", "r_h[q,x1]"}));
   const std::vector<double> q = {0.3, -0.4, -0.2, 0.5, 0.7, 1.1, -0.6, 0.4, 0.9};
   const double sd0 = std::exp(q[2]), sd1 = std::exp(q[3]), rho = std::tanh(q[4]);
-  hand_lp lp;
-  add_student_t(lp, q[0], 3, 0.0, logit_scale);
-  add_student_t(lp, sd0, 3, 0, logit_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[2]);
-  add_student_t(lp, sd1, 3, 0, logit_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[3]);
-  lp.add(std::log(1.0 - rho * rho));              // d tanh(y) / dy
-  lp.add((2.5 - 1.0) * std::log(1.0 - rho * rho));  // LKJ(2.5) for k = 2
-  const double* u = &q[5];                          // level-major: u[j][c] = u[2j + c]
+  hand_lp lp = correlated_k2_globals(q, 2.5);
+  const double* u = &q[5];  // level-major: u[j][c] = u[2j + c]
   for (int j = 0; j < 2; ++j) {
     const double a = u[2 * j] / sd0, b = u[2 * j + 1] / sd1;
     lp.add(-std::log(2.0 * pi) - std::log(sd0) - std::log(sd1) -
