@@ -104,8 +104,9 @@ std::vector<std::string> diagnostic_warnings(const sampler_diagnostics& diag,
     out.push_back("Warning: E-BFMI below " + fixed(e_bfmi_warning_threshold, 1) + " in " +
                   plural(n_low, "chain", "chains") + ": " + low_chains +
                   ". The sampler explores the energy distribution poorly (often a funnel or heavy "
-                  "tails). Reparameterize the model (e.g. non-centered group effects, stronger "
-                  "priors) or run a longer warmup.");
+                  "tails). Reparameterize the model (e.g. --centered: centered group effects for "
+                  "data-rich groups, non-centered for data-poor ones; stronger priors) or run a "
+                  "longer warmup.");
   }
 
   std::size_t n_rhat = 0;
