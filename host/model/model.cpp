@@ -175,9 +175,6 @@ std::vector<double> level_information(const design& d) {
       const bool measured = m <= static_cast<std::size_t>(kernels::max_centered_k);
       out[t] = std::min(out[t], measured && n_levels > 0 ? median_of(per_level[a]) : 0.0);
     }
-    for (std::size_t t = t0; t < n_terms; ++t) {
-      if (d.terms[t].group == d.terms[t0].group && d.terms[t].n_coefs() == 0) out[t] = 0.0;
-    }
   }
   return out;
 }
@@ -363,15 +360,13 @@ void model::choose_centered_terms(const centering& centered) {
     }
   }
   const std::vector<double> information = level_information(d);
-  centered_levels_per_sd_.assign(scalars_.size() - n_beta_, 0.0);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     term_parameters& tp = terms_[t];
     const random_block& block = d.terms[t];
     tp.rows_per_level = information[t];
     switch (centered.how) {
-      case centering::mode::automatic:
-        tp.centered = tp.rows_per_level >= centering::automatic_threshold &&
-                      tp.k <= static_cast<std::size_t>(kernels::max_centered_k);
+      case centering::mode::automatic:  // 0 information beyond max_centered_k coefficients
+        tp.centered = tp.rows_per_level >= centering::automatic_threshold;
         break;
       case centering::mode::none:
         tp.centered = false;
@@ -389,11 +384,6 @@ void model::choose_centered_terms(const centering& centered) {
                          std::to_string(tp.k) + " coefficients; the centered form takes at " +
                          "most " + std::to_string(kernels::max_centered_k) +
                          " (leave this group non-centered)");
-    }
-    if (tp.centered) {
-      for (std::size_t c = 0; c < tp.k; ++c) {
-        centered_levels_per_sd_[tp.first_sd - n_beta_ + c] = static_cast<double>(block.n_levels);
-      }
     }
   }
 }
@@ -649,6 +639,16 @@ void model::globals_forward(const double* q, global_values& v) const {
 
 void model::globals_backward(const double* q, const global_values& v, const global_gradients& g,
                              double* grad_q) const {
+  // ∂/∂sd with the centered terms' -J Σ log sd (globals_forward) added.
+  std::vector<double> g_sd = g.sd;
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    if (!terms_[t].centered) continue;
+    const auto n_levels = static_cast<double>(design_.terms[t].n_levels);
+    for (std::size_t a = 0; a < terms_[t].k; ++a) {
+      const std::size_t i = terms_[t].first_sd - n_beta_ + a;
+      g_sd[i] -= n_levels / v.sd[i];
+    }
+  }
   for (std::size_t s = 0; s < scalars_.size(); ++s) {
     const scalar_parameter& p = scalars_[s];
     if (p.transform == scalar_transform::fixed) continue;
@@ -661,8 +661,7 @@ void model::globals_backward(const double* q, const global_values& v, const glob
       g_x = g.sigma;
     } else {
       x = v.sd[s - n_beta_];
-      // -J log sd of a centered term (globals_forward)
-      g_x = g.sd[s - n_beta_] - centered_levels_per_sd_[s - n_beta_] / x;
+      g_x = g_sd[s - n_beta_];
     }
     double d_prior = 0.0;
     prior_log_density(p.prior, x, &d_prior);
@@ -883,18 +882,6 @@ centering parse_centering(const std::string& text) {
     begin = comma + 1;
   }
   return c;
-}
-
-std::string to_string(const centering& c) {
-  switch (c.how) {
-    case centering::mode::automatic: return "auto";
-    case centering::mode::none: return "none";
-    case centering::mode::all: return "all";
-    case centering::mode::listed: break;
-  }
-  std::string out;
-  for (const auto& g : c.groups) out += (out.empty() ? "" : ",") + g;
-  return out;
 }
 
 }  // namespace hbglm

@@ -68,8 +68,10 @@ struct term_parameters {
    *  same grouping factor (Σ x² for an intercept alone), over the mean x² of a row; the median
    *  over levels; the smallest over the term's coefficients. About the observations per level;
    *  near 0 for a covariate constant within levels, confounded with the factor's intercept.
-   *  What the automatic choice reads (0 for a factor with over 16 coefficients, never centered
-   *  automatically). */
+   *  Where even each coefficient's own information (Σ x² alone) is under the automatic
+   *  threshold for every coefficient on the factor, that upper bound is reported instead (the
+   *  per-level Gram matrices are then not formed). What the automatic choice reads (0 for a
+   *  factor with over 16 coefficients, never centered automatically). */
   double rows_per_level = 0.0;
 };
 
@@ -95,8 +97,6 @@ struct centering {
  *  @throws option_error for an empty list or an empty name. */
 centering parse_centering(const std::string& text);
 
-/** The option text that parse_centering reads back ("auto", "state,dem", ...). */
-std::string to_string(const centering& c);
 
 /** Constrained values of the global parameters at one q, with what the backward pass needs. */
 struct global_values {
@@ -201,8 +201,6 @@ class model {
   double log_density_constant_ = 0.0;
   std::vector<std::string> warnings_;
   double intercept_init_center_ = 0.0;
-  /// Per sd (scalars_ order from the first sd): J of its term if centered, else 0.
-  std::vector<double> centered_levels_per_sd_;
   struct output_group {
     std::string name;                                    ///< r_<group>
     std::size_t first_term = 0;                          ///< its level labels come from here
