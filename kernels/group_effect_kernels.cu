@@ -23,7 +23,8 @@ __global__ void group_forward_kernel(const group_term_desc* terms, int n_terms,
     const group_term_desc term = terms[term_of_level(terms, n_terms, g)];
     const std::int64_t j = g - term.level_begin;
     group_level_forward(term.k, term.centered != 0, params + term.sd_offset,
-                        params + term.chol_offset, q + term.z_index + j * term.k,
+                        params + term.chol_offset, params + term.mean_offset,
+                        q + term.z_index + j * term.k,
                         u + term.u_offset + j * term.k);
   }
 }
@@ -40,10 +41,12 @@ __global__ void group_backward_kernel(const group_term_desc* terms, int n_terms,
     const int k = term.k;
     double* row = scratch + term.scratch_offset + j * term.n_cols;
     for (int c = 0; c < term.n_cols; ++c) row[c] = 0.0;  // the backward pass accumulates
+    const int g_mean_col = 1 + k + (term.correlated ? k * k : 0);
     row[0] = group_level_backward(k, term.centered != 0, params + term.sd_offset,
-                                  params + term.chol_offset, q + term.z_index + j * k,
-                                  g_u + term.u_offset + j * k, grad + term.z_index + j * k,
-                                  row + 1, term.correlated ? row + 1 + k : nullptr);
+                                  params + term.chol_offset, params + term.mean_offset,
+                                  q + term.z_index + j * k, g_u + term.u_offset + j * k,
+                                  grad + term.z_index + j * k, row + 1,
+                                  term.correlated ? row + 1 + k : nullptr, row + g_mean_col);
   }
 }
 

@@ -22,10 +22,14 @@ struct group_term_desc {
   std::int64_t u_offset = 0;     ///< u_t[j][c] is u[u_offset + j k + c] (design.terms[t].u_offset)
   std::int64_t sd_offset = 0;    ///< sd_t[c] is params[sd_offset + c]
   std::int64_t chol_offset = 0;  ///< L_t[a][b] is params[chol_offset + a k + b] (row-major)
+  /// centered: what level j's entries of q are centered on, params[mean_offset + c]
+  /// (global_values::level_means)
+  std::int64_t mean_offset = 0;
   std::int64_t scratch_offset = 0;  ///< the term's n_levels × n_cols block of the scratch array
   std::int32_t k = 0;               ///< coefficients per level
   std::int32_t correlated = 0;      ///< 1: the scratch rows hold ∂/∂L as well
-  /** Columns of a scratch row: [Σ_c z_c², ∂/∂sd (k), ∂/∂L (k², row-major; correlated only)]. */
+  /** Columns of a scratch row: [Σ_c z_c², ∂/∂sd (k), ∂/∂L (k², row-major; correlated only),
+   *  ∂/∂ level means (k; centered only)]. */
   std::int32_t n_cols = 0;
   std::int32_t centered = 0;  ///< 1: q holds u itself (model::terms()[t].centered)
 };

@@ -3,7 +3,8 @@
  *  L is the k×k lower Cholesky factor of the correlation matrix, row-major (the identity for an
  *  uncorrelated term); D = diag(sd). Cost O(k²) per level. Two forms (ARCHITECTURE §4):
  *    non-centered: q holds z_j ~ N(0, I) and u_j = D L z_j;
- *    centered:     q holds u_j itself, u_j ~ N(0, D L Lᵀ D).
+ *    centered:     q holds m + u_j, u_j ~ N(0, D L Lᵀ D), where m (k values) is the population-
+ *                  level coefficient of the same name, or 0 (model.hpp, term_parameters::mean_of).
  *  Non-centered suits levels with few observations (the prior dominates, z and sd are nearly
  *  independent); centered suits levels with many (the data fix u_j, and in the non-centered form
  *  z_j = u_j / sd then moves with sd along a narrow curved ridge that NUTS crosses in tiny
@@ -52,28 +53,31 @@ HBGLM_HOST_DEVICE inline void group_effect_backward(int k, const double* sd, con
  *  memory (model.cpp refuses a centered term with more coefficients). */
 constexpr int max_centered_k = 16;
 
-/** u_j from the level's entries in q: D L z_j (non-centered) or a copy (centered). */
+/** u_j from the level's entries in q: D L z_j (non-centered) or q_level - mean (centered). */
 HBGLM_HOST_DEVICE inline void group_level_forward(int k, bool centered, const double* sd,
-                                                  const double* chol, const double* q_level,
-                                                  double* u) {
+                                                  const double* chol, const double* mean,
+                                                  const double* q_level, double* u) {
   if (!centered) {
     group_effect_forward(k, sd, chol, q_level, u);
     return;
   }
-  for (int a = 0; a < k; ++a) u[a] = q_level[a];
+  for (int a = 0; a < k; ++a) u[a] = q_level[a] - mean[a];
 }
 
 /** Backward pass of one level with its prior, given g_u = ∂lp/∂u (from the data):
  *  writes g_q = ∂lp/∂q_level, accumulates ∂/∂sd into g_sd and ∂/∂L into g_chol (lower part;
  *  null for an uncorrelated term) as group_effect_backward does, and returns z·z, the level's
  *  prior being -z·z/2 (+ the per-term constants, see the file comment).
- *  Centered, with w = D⁻¹u, z = L⁻¹w and v = L⁻ᵀz (so -z·z/2 has gradient -v in w):
- *    g_q[a] = g_u[a] - v[a] / sd[a];  g_sd[a] += v[a] w[a] / sd[a];  g_chol[a][b] += v[a] z[b].
- *  Precondition (centered): k <= max_centered_k. */
+ *  Centered, with u = q_level - mean, w = D⁻¹u, z = L⁻¹w and v = L⁻ᵀz (so -z·z/2 has
+ *  gradient -v in w):
+ *    g_q[a] = g_u[a] - v[a] / sd[a];  g_sd[a] += v[a] w[a] / sd[a];  g_chol[a][b] += v[a] z[b];
+ *    g_mean[a] -= g_q[a] (u moves against the mean).
+ *  mean and g_mean are read only when centered. Precondition (centered): k <= max_centered_k. */
 HBGLM_HOST_DEVICE inline double group_level_backward(int k, bool centered, const double* sd,
-                                                     const double* chol, const double* q_level,
-                                                     const double* g_u, double* g_q, double* g_sd,
-                                                     double* g_chol) {
+                                                     const double* chol, const double* mean,
+                                                     const double* q_level, const double* g_u,
+                                                     double* g_q, double* g_sd, double* g_chol,
+                                                     double* g_mean) {
   double zz = 0.0;
   if (!centered) {
     group_effect_backward(k, sd, chol, q_level, g_u, g_q, g_sd, g_chol);
@@ -85,7 +89,7 @@ HBGLM_HOST_DEVICE inline double group_level_backward(int k, bool centered, const
   }
   double z[max_centered_k], v[max_centered_k];
   for (int a = 0; a < k; ++a) {  // forward substitution: L z = w
-    double s = q_level[a] / sd[a];
+    double s = (q_level[a] - mean[a]) / sd[a];
     for (int b = 0; b < a; ++b) s -= chol[a * k + b] * z[b];
     z[a] = s / chol[a * k + a];
     zz += z[a] * z[a];
@@ -97,7 +101,8 @@ HBGLM_HOST_DEVICE inline double group_level_backward(int k, bool centered, const
   }
   for (int a = 0; a < k; ++a) {
     g_q[a] = g_u[a] - v[a] / sd[a];
-    g_sd[a] += v[a] * q_level[a] / (sd[a] * sd[a]);
+    g_mean[a] -= g_q[a];
+    g_sd[a] += v[a] * (q_level[a] - mean[a]) / (sd[a] * sd[a]);
     if (g_chol != nullptr) {
       for (int b = 0; b <= a; ++b) g_chol[a * k + b] += v[a] * z[b];
     }

@@ -91,7 +91,14 @@ int command_check(int argc, char** argv, std::ostream& out) {
     // auto reads.
     out << (block.correlated ? " (correlated)" : "") << "; "
         << (tp.centered ? "centered" : "non-centered") << " (data per level ~ "
-        << std::setprecision(3) << tp.rows_per_level << " rows)\n";
+        << std::setprecision(3) << tp.rows_per_level << " rows)";
+    // The population-level coefficients its levels are centered on (term_parameters::mean_of).
+    std::string means;
+    for (const std::ptrdiff_t b : tp.mean_of) {
+      if (b >= 0) means += (means.empty() ? "" : ", ") + m.scalars()[static_cast<std::size_t>(b)].name;
+    }
+    if (!means.empty()) out << ", around " << means;
+    out << "\n";
   }
   out << "parameters: " << m.dim() << " unconstrained (" << m.n_globals()
       << " global, " << m.dim() - m.n_globals() << " group-level)\n";

@@ -308,6 +308,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
   }
   log_density_constant_ = c;
 
+  choose_level_means();
   check_group_sizes();
   check_identifiability();
 
@@ -384,6 +385,39 @@ void model::choose_centered_terms(const centering& centered) {
                          std::to_string(tp.k) + " coefficients; the centered form takes at " +
                          "most " + std::to_string(kernels::max_centered_k) +
                          " (leave this group non-centered)");
+    }
+  }
+}
+
+void model::choose_level_means() {
+  const design& d = design_;
+  for (term_parameters& tp : terms_) tp.mean_of.assign(tp.centered ? tp.k : 0, -1);
+  // Moving a covariate's mean out of a centered design's Intercept needs that Intercept in q as
+  // a plain number: a bounded (uniform) or constant prior on it would bound the wrong quantity.
+  const bool intercept_in_q = d.has_intercept && n_beta_ > 0 &&
+                              scalars_[0].transform == scalar_transform::identity;
+  for (std::size_t b = 0; b < n_beta_; ++b) {
+    if (scalars_[b].transform != scalar_transform::identity) continue;
+    const bool is_intercept = d.has_intercept && b == 0;
+    if (!is_intercept && d.centered && !intercept_in_q) continue;
+    std::ptrdiff_t best_term = -1;
+    std::size_t best_coef = 0;
+    for (std::size_t t = 0; t < terms_.size(); ++t) {
+      if (!terms_[t].centered) continue;
+      const auto& names = d.terms[t].coef_names;
+      const auto it = std::find(names.begin(), names.end(), d.coef_names[b]);
+      if (it == names.end()) continue;
+      if (best_term < 0 ||
+          terms_[t].rows_per_level > terms_[static_cast<std::size_t>(best_term)].rows_per_level) {
+        best_term = static_cast<std::ptrdiff_t>(t);
+        best_coef = static_cast<std::size_t>(it - names.begin());
+      }
+    }
+    if (best_term < 0) continue;
+    terms_[static_cast<std::size_t>(best_term)].mean_of[best_coef] =
+        static_cast<std::ptrdiff_t>(b);
+    if (!is_intercept && d.centered && d.column_means[b] != 0.0) {
+      uncentered_intercept_columns_.push_back(b);
     }
   }
 }
@@ -580,12 +614,19 @@ void model::globals_forward(const double* q, global_values& v) const {
   v.chol_corr.resize(terms_.size());
   v.sigma = 1.0;
   double lp = 0.0;
+  // q's Intercept coordinate holds the intercept at zero for these columns (all identity
+  // transforms, choose_level_means): Intercept = that + Σ mean_a b_a.
+  double intercept_shift = 0.0;
+  for (const std::size_t a : uncentered_intercept_columns_) {
+    intercept_shift += design_.column_means[a] * q[scalars_[a].q_index] / scalars_[a].column_scale;
+  }
   for (std::size_t s = 0; s < scalars_.size(); ++s) {
     const scalar_parameter& p = scalars_[s];
     double x;
     switch (p.transform) {
       case scalar_transform::identity:
         x = q[p.q_index] / p.column_scale;
+        if (s == 0) x += intercept_shift;
         break;
       case scalar_transform::positive:
         x = std::exp(q[p.q_index]);
@@ -614,8 +655,14 @@ void model::globals_forward(const double* q, global_values& v) const {
       v.sd[s - n_beta_] = x;
     }
   }
+  v.level_means.assign(n_sd, 0.0);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     const term_parameters& tp = terms_[t];
+    for (std::size_t c = 0; c < tp.mean_of.size(); ++c) {
+      if (tp.mean_of[c] < 0) continue;
+      const auto b = static_cast<std::size_t>(tp.mean_of[c]);
+      v.level_means[tp.first_sd - n_beta_ + c] = v.beta[b] - (b == 0 ? intercept_shift : 0.0);
+    }
     auto& chol = v.chol_corr[t];
     chol.assign(tp.k * tp.k, 0.0);
     if (tp.correlated) {
@@ -649,6 +696,17 @@ void model::globals_backward(const double* q, const global_values& v, const glob
       g_sd[i] -= n_levels / v.sd[i];
     }
   }
+  // ∂/∂ the coefficients that centered terms are centered on, as q holds them.
+  std::vector<double> g_level_mean(n_beta_, 0.0);
+  for (const term_parameters& tp : terms_) {
+    for (std::size_t c = 0; c < tp.mean_of.size(); ++c) {
+      if (tp.mean_of[c] >= 0) {
+        g_level_mean[static_cast<std::size_t>(tp.mean_of[c])] +=
+            g.level_means[tp.first_sd - n_beta_ + c];
+      }
+    }
+  }
+  double g_intercept = 0.0;  // ∂/∂Intercept from the data and its prior (not its level means)
   for (std::size_t s = 0; s < scalars_.size(); ++s) {
     const scalar_parameter& p = scalars_[s];
     if (p.transform == scalar_transform::fixed) continue;
@@ -666,6 +724,15 @@ void model::globals_backward(const double* q, const global_values& v, const glob
     double d_prior = 0.0;
     prior_log_density(p.prior, x, &d_prior);
     g_x += d_prior;
+    if (s < n_beta_) {
+      // Intercept = q's coordinate + Σ mean_a b_a (globals_forward); the level means read q's.
+      if (s == 0) g_intercept = g_x;
+      if (std::find(uncentered_intercept_columns_.begin(), uncentered_intercept_columns_.end(),
+                    s) != uncentered_intercept_columns_.end()) {
+        g_x += design_.column_means[s] * g_intercept;
+      }
+      g_x += g_level_mean[s];
+    }
     const double y = q[p.q_index];
     switch (p.transform) {
       case scalar_transform::identity:
@@ -719,6 +786,13 @@ std::vector<std::string> model::unconstrained_names() const {
                                                                    : "";
     names[p.q_index] = *wrap ? std::string(wrap) + "(" + p.name + ")" : p.name;
   }
+  if (!uncentered_intercept_columns_.empty()) {  // the intercept at zero for these columns
+    std::string columns;
+    for (const std::size_t a : uncentered_intercept_columns_) {
+      columns += (columns.empty() ? "" : ",") + design_.coef_names[a];
+    }
+    names[scalars_[0].q_index] = "Intercept(" + columns + " at 0)";
+  }
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     const auto& block = design_.terms[t];
     const auto& tp = terms_[t];
@@ -733,8 +807,16 @@ std::vector<std::string> model::unconstrained_names() const {
     }
     for (std::size_t j = 0; j < block.n_levels; ++j) {
       for (std::size_t c = 0; c < tp.k; ++c) {
-        names[tp.z_q_index + j * tp.k + c] = (tp.centered ? "r_" : "z_") + block.group + "[" +
-                                              block.level_labels[j] + "," +
+        // A term centered on a coefficient holds their sum: "b_x+r_g[3,x]".
+        const bool has_mean = tp.centered && tp.mean_of[c] >= 0;
+        std::string mean;
+        if (has_mean) {
+          const auto b = static_cast<std::size_t>(tp.mean_of[c]);
+          mean = (b == 0 && design_.has_intercept ? std::string("Intercept")
+                                                  : scalars_[b].name) + "+";
+        }
+        names[tp.z_q_index + j * tp.k + c] = mean + (tp.centered ? "r_" : "z_") + block.group +
+                                              "[" + block.level_labels[j] + "," +
                                               block.coef_names[c] + "]";
       }
     }
@@ -813,7 +895,7 @@ void model::write_constrained(const double* q, double* out, bool include_group_e
       for (std::size_t j = 0; j < n_levels; ++j) {
         const double* z = q + tp.z_q_index + j * tp.k;
         if (tp.centered) {
-          out[o++] = z[c];
+          out[o++] = z[c] - v.level_means[tp.first_sd - n_beta_ + c];
           continue;
         }
         double lz = 0.0;

@@ -5,11 +5,16 @@
  *
  *  Unconstrained parameter vector q = [globals | z]:
  *    globals: population-level coefficients (design order; the centered Intercept when the design
- *             is centered; each times its column's sd, see scalar_parameter::column_scale), then per group-level term the log sds (or interval-transformed sds),
+ *             is centered, less mean(x) b_x for each covariate a centered term is centered
+ *             around, see uncentered_intercept_columns_; each times its column's sd, see
+ *             scalar_parameter::column_scale), then per group-level term the log sds (or
+ *             interval-transformed sds),
  *             then per correlated term its k(k-1)/2 canonical partial correlations (tanh), then
  *             log sigma (gaussian without se()). Parameters with a constant() prior are not in q.
  *    z:       per term, level-major: z[t][j][c] ~ N(0, 1);  u_t[j] = diag(sd_t) L_t z_t[j]
- *             (non-centered), or u_t[j] itself for a centered term (term_parameters::centered).
+ *             (non-centered), or for a centered term u_t[j] itself plus, coefficient by
+ *             coefficient, the population-level coefficient it is centered around
+ *             (term_parameters::centered, term_parameters::mean_of).
  *  The globals come first so the dense block of the dense_diag metric is q[0 .. n_globals). */
 
 #include <cstddef>
@@ -63,6 +68,16 @@ struct term_parameters {
    *  posterior, a different geometry: better where each level has many observations
    *  (kernels/group_effects.cuh says why); see centering. */
   bool centered = false;
+  /** Centered terms, per coefficient c: the population-level coefficient (design column) of the
+   *  same name that q's entries are centered on, or -1. q then holds m + u_t[j][c] (Gelfand,
+   *  Sahu & Carlin's hierarchical centering): where the data fix each level's b + u, the
+   *  coefficient b and the J effects u would otherwise move together along a ridge that no
+   *  diagonal metric follows (b_educ, bulk ESS 6 at 300k rows in session 6); in the centered
+   *  sum the data no longer see b, which its levels' prior alone places. The term's Intercept
+   *  is centered on the model's intercept at zero covariates (model::globals_forward says
+   *  which). A coefficient goes to one term only: the centered one with the most rows_per_level.
+   *  Empty when not centered. */
+  std::vector<std::ptrdiff_t> mean_of;
   /** How much the data say about each level's coefficients, in rows of average size: for each
    *  coefficient, the information of a level's rows about it given the other coefficients on the
    *  same grouping factor (Σ x² for an intercept alone), over the mean x² of a row; the median
@@ -104,6 +119,9 @@ struct global_values {
   std::vector<double> sd;                  ///< Σ_t k_t sds, term by term
   std::vector<std::vector<double>> chol_corr;  ///< per term, k×k lower Cholesky factor, row-major
   double sigma = 1.0;                      ///< gaussian sigma (1 when absent)
+  /** Σ_t k_t, term by term: what each centered term's entries of q are centered on (the value of
+   *  the coefficient term_parameters::mean_of names), 0 elsewhere. */
+  std::vector<double> level_means;
   double log_prior_jacobian = 0.0;         ///< priors + Jacobians of the globals
 };
 
@@ -114,6 +132,7 @@ struct global_gradients {
   std::vector<double> sd;                  ///< ∂/∂sd
   std::vector<std::vector<double>> chol_corr;  ///< ∂/∂L, k×k row-major (lower part used)
   double sigma = 0.0;                      ///< ∂/∂sigma
+  std::vector<double> level_means;         ///< ∂/∂ global_values::level_means (Σ_t k_t)
 };
 
 /** A model: design + priors. Immutable after construction; shared by all chains. */
@@ -187,6 +206,7 @@ class model {
   void set_column_scales();
   void check_group_sizes();
   void choose_centered_terms(const centering& centered);
+  void choose_level_means();
   void check_identifiability();
 
   std::shared_ptr<const design> design_ptr_;
@@ -201,6 +221,12 @@ class model {
   double log_density_constant_ = 0.0;
   std::vector<std::string> warnings_;
   double intercept_init_center_ = 0.0;
+  /** Covariates some centered term is centered on, when the design is centered: their
+   *  column_means · b are taken out of the Intercept's coordinate in q, which then holds the
+   *  intercept at zero covariates, the value such a term's own Intercept is centered on
+   *  (globals_forward). Otherwise the data would tie b_x to the centered Intercept: they see
+   *  Intercept - mean(x) b_x + Σ_j (b_x + u_j) x. */
+  std::vector<std::size_t> uncentered_intercept_columns_;
   struct output_group {
     std::string name;                                    ///< r_<group>
     std::size_t first_term = 0;                          ///< its level labels come from here

@@ -135,17 +135,22 @@ TEST(Gradient, MatchesFiniteDifferencesForEveryFamilyTermAndPrior) {
 }
 
 TEST(Gradient, CenteredTermsMatchFiniteDifferences) {
-  // Every term kind in the centered form (q holds u), with the default priors and with three
-  // prior sets (sd priors, lkj shapes and a constant sd, whose log det term is then a constant).
+  // Every term kind in the centered form (q holds b + u where the population level has the
+  // coefficient, u otherwise), with the default priors and with prior sets that exercise sd
+  // priors, lkj shapes, a constant sd (its log det term then a constant), a bounded Intercept
+  // and b (no covariate is then taken out of the Intercept) and a constant b[x1] (not a mean).
   const table data = test::random_table(40, 5, 4, 17);
   const auto sets = prior_sets();
-  std::size_t n_models = 0;
+  const std::vector<std::size_t> set_indices = {0, 2, 5, 7, 8};
+  std::size_t n_models = 0, n_with_covariate_means = 0;
   std::uint64_t seed = 900;
   for (const auto& fc : family_cases()) {
     for (std::size_t r = 0; r < random_parts.size(); ++r) {
-      const std::string formula = fc.response + " ~ x1 + " + random_parts[r];
+      // Alternately more population-level coefficients, so that x2 and f's columns are means too.
+      const std::string fixed = r % 2 == 0 ? "x1" : "x1 + x2 + f";
+      const std::string formula = fc.response + " ~ " + fixed + " + " + random_parts[r];
       const auto base = test::make_model(data, formula, fc.fam, {}, "all");
-      for (std::size_t s : {std::size_t{0}, std::size_t{2}, std::size_t{5}}) {
+      for (std::size_t s : set_indices) {
         auto priors = applicable(sets[s], *base);
         const bool has_g1 = std::any_of(base->data().terms.begin(), base->data().terms.end(),
                                         [](const random_block& b) { return b.group == "g1"; });
@@ -153,14 +158,20 @@ TEST(Gradient, CenteredTermsMatchFiniteDifferences) {
         std::string label = to_string(fc.fam) + ", centered: " + formula + "; priors:";
         for (const auto& p : priors) label += " [" + p + "]";
         const auto m = test::make_model(data, formula, fc.fam, priors, "all");
-        for (const auto& t : m->terms()) ASSERT_TRUE(t.centered) << label;
+        bool covariate_mean = false;
+        for (const auto& t : m->terms()) {
+          ASSERT_TRUE(t.centered) << label;
+          for (const auto b : t.mean_of) covariate_mean |= b > 0;
+        }
+        n_with_covariate_means += covariate_mean ? 1 : 0;
         check_gradient(m, seed++, label);
         ++n_models;
         if (HasFailure()) return;
       }
     }
   }
-  EXPECT_EQ(n_models, family_cases().size() * random_parts.size() * 3);
+  EXPECT_EQ(n_models, family_cases().size() * random_parts.size() * set_indices.size());
+  EXPECT_GT(n_with_covariate_means, n_models / 4);  // the shift of the Intercept is exercised
 }
 
 TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {

@@ -461,57 +461,71 @@ TEST(LogDensity, CorrelatedTwoCoefficientsDefaultLkj) {
 }
 
 TEST(LogDensity, CenteredVaryingIntercept) {
-  // --centered all: q holds u = r_g itself, u_j ~ normal(0, sd).
+  // --centered all: q holds Intercept + r_g (hierarchical centering), r_g ~ normal(0, sd).
   const auto m = test::make_model(hand_table(), "yw ~ 1 + (1 | g)", family::gaussian, {}, "all");
   ASSERT_EQ(m->unconstrained_names(),
             (std::vector<std::string>{"Intercept", "log(sd_g__Intercept)", "log(sigma)",
-                                      "r_g[a,Intercept]", "r_g[b,Intercept]",
-                                      "r_g[c,Intercept]"}));
+                                      "Intercept+r_g[a,Intercept]", "Intercept+r_g[b,Intercept]",
+                                      "Intercept+r_g[c,Intercept]"}));
   const std::vector<double> q = {2.0, 0.3, 1.1, 0.5, -1.2, 0.8};
   const double sd = std::exp(q[1]), sigma = std::exp(q[2]);
-  const double* u = &q[3];
+  const double* level_intercept = &q[3];
+  double u[3];
+  for (int j = 0; j < 3; ++j) u[j] = level_intercept[j] - q[0];
   hand_lp lp = varying_intercept_globals(q);
   for (int j = 0; j < 3; ++j) add_normal(lp, u[j], 0, sd);
   for (std::size_t i = 0; i < 5; ++i) add_normal(lp, y_wide[i], q[0] + u[g_code[i]], sigma);
   expect_lp(m, q, lp);
   const auto out = constrained(m, q);
   ASSERT_EQ(out.size(), 6u);  // b_Intercept, sd, sigma, r_g.1.1 .. r_g.3.1
-  for (int j = 0; j < 3; ++j) EXPECT_EQ(out[3 + j], u[j]);
+  for (int j = 0; j < 3; ++j) EXPECT_DOUBLE_EQ(out[3 + j], u[j]);
 }
 
 TEST(LogDensity, CenteredCorrelatedTwoCoefficients) {
   // (1 + x1 | h) centered: u_j ~ bivariate normal with sds sd0, sd1 and correlation rho, its
-  // density written out (not through a Cholesky factor).
+  // density written out (not through a Cholesky factor). Both coefficients are centered on the
+  // population-level ones: q holds b_x1 + u_j1, and the intercept at x1 = 0 (not the centered
+  // Intercept, whose prior is still the one evaluated) plus u_j0.
   const auto m = test::make_model(hand_table(), "yb ~ x1 + (1 + x1 | h)", family::bernoulli,
                                   {"cor ~ lkj(2.5)"}, "h");
   ASSERT_EQ(m->unconstrained_names(),
-            (std::vector<std::string>{"Intercept", "b_x1", "log(sd_h__Intercept)",
-                                      "log(sd_h__x1)", "cpc_h[2,1]", "r_h[p,Intercept]",
-                                      "r_h[p,x1]", "r_h[q,Intercept]", "r_h[q,x1]"}));
+            (std::vector<std::string>{"Intercept(x1 at 0)", "b_x1", "log(sd_h__Intercept)",
+                                      "log(sd_h__x1)", "cpc_h[2,1]", "Intercept+r_h[p,Intercept]",
+                                      "b_x1+r_h[p,x1]", "Intercept+r_h[q,Intercept]",
+                                      "b_x1+r_h[q,x1]"}));
   const std::vector<double> q = {0.3, -0.4, -0.2, 0.5, 0.7, 1.1, -0.6, 0.4, 0.9};
   const double sd0 = std::exp(q[2]), sd1 = std::exp(q[3]), rho = std::tanh(q[4]);
-  hand_lp lp = correlated_k2_globals(q, 2.5);
-  const double* u = &q[5];  // level-major: u[j][c] = u[2j + c]
+  const double m1 = mean_of(x1);
+  const double intercept_at_zero = q[0], b1 = q[1];
+  const double intercept = intercept_at_zero + m1 * b1;  // the centered Intercept
+  std::vector<double> globals = q;
+  globals[0] = intercept;  // its prior is on the centered Intercept
+  hand_lp lp = correlated_k2_globals(globals, 2.5);
+  double u[4];  // level-major: u[j][c] = u[2j + c]
+  for (int j = 0; j < 2; ++j) {
+    u[2 * j] = q[5 + 2 * j] - intercept_at_zero;
+    u[2 * j + 1] = q[6 + 2 * j] - b1;
+  }
   for (int j = 0; j < 2; ++j) {
     const double a = u[2 * j] / sd0, b = u[2 * j + 1] / sd1;
     lp.add(-std::log(2.0 * pi) - std::log(sd0) - std::log(sd1) -
            0.5 * std::log(1.0 - rho * rho));
     lp.add(-0.5 * (a * a - 2.0 * rho * a * b + b * b) / (1.0 - rho * rho));
   }
-  const double m1 = mean_of(x1);
   for (std::size_t i = 0; i < 5; ++i) {
     const double* uj = u + 2 * h_code[i];
-    const double eta = q[0] + q[1] * (x1[i] - m1) + uj[0] + uj[1] * x1[i];
+    const double eta = intercept + b1 * (x1[i] - m1) + uj[0] + uj[1] * x1[i];
     const double p = inv_logit(eta);
     lp.add(y_bern[i] == 1.0 ? std::log(p) : std::log(1.0 - p));
   }
   expect_lp(m, q, lp);
   const auto out = constrained(m, q);  // b_Intercept, b_x1, 2 sds, cor, r_h (level-fastest)
   ASSERT_EQ(out.size(), 9u);
-  EXPECT_EQ(out[5], u[0]);  // r_h.1.1
-  EXPECT_EQ(out[6], u[2]);  // r_h.2.1
-  EXPECT_EQ(out[7], u[1]);  // r_h.1.2
-  EXPECT_EQ(out[8], u[3]);  // r_h.2.2
+  EXPECT_NEAR(out[0], intercept_at_zero, 1e-15);  // b_Intercept: the intercept at x1 = 0
+  EXPECT_DOUBLE_EQ(out[5], u[0]);  // r_h.1.1
+  EXPECT_DOUBLE_EQ(out[6], u[2]);  // r_h.2.1
+  EXPECT_DOUBLE_EQ(out[7], u[1]);  // r_h.1.2
+  EXPECT_DOUBLE_EQ(out[8], u[3]);  // r_h.2.2
 }
 
 /// The k = 3 correlated model yp ~ 1 + (1 + x1 + x2 | h), lkj(1.5), by hand.

@@ -110,7 +110,7 @@ TEST(Centering, AutomaticCentersTheTermsWhoseLevelsHaveManyRows) {
   EXPECT_FALSE(m->terms()[1].centered);
   EXPECT_TRUE(m->terms()[2].centered);
   const auto names = m->unconstrained_names();
-  EXPECT_EQ(names[m->terms()[0].z_q_index], "r_big[0,Intercept]");
+  EXPECT_EQ(names[m->terms()[0].z_q_index], "Intercept+r_big[0,Intercept]");
   EXPECT_EQ(names[m->terms()[1].z_q_index], "z_small[0,Intercept]");
 }
 
@@ -140,6 +140,36 @@ TEST(Centering, ACovariateConstantWithinLevelsIsConfoundedWithTheIntercept) {
   EXPECT_TRUE(rich->terms()[0].centered);
   EXPECT_NEAR(rich->terms()[0].rows_per_level, std::min(expected.intercept, expected.slope),
               1e-6 * expected.intercept);
+}
+
+TEST(Centering, CenteredTermsAreCenteredOnThePopulationCoefficientOfTheSameName) {
+  const table t = rich_and_poor_table();
+  using means = std::vector<std::ptrdiff_t>;
+  // auto: (1 | big) and (0 + x | big) centered, on the Intercept (column 0) and on b_x (1).
+  const auto m = test::make_model(t, rich_and_poor_formula, family::gaussian);
+  EXPECT_EQ(m->terms()[0].mean_of, means{0});
+  EXPECT_EQ(m->terms()[1].mean_of, means{});  // non-centered
+  EXPECT_EQ(m->terms()[2].mean_of, means{1});
+  // q's Intercept is then the intercept at x = 0 (x's mean is not exactly 0).
+  EXPECT_EQ(m->unconstrained_names()[0], "Intercept(x at 0)");
+  EXPECT_EQ(m->unconstrained_names()[m->terms()[2].z_q_index], "b_x+r_big[0,x]");
+  // all: the Intercept goes to one term only, the one with more rows per level (big, not small).
+  const auto all = test::make_model(t, rich_and_poor_formula, family::gaussian, {}, "all");
+  EXPECT_EQ(all->terms()[0].mean_of, means{0});
+  EXPECT_EQ(all->terms()[1].mean_of, means{-1});
+  // A constant b is no parameter to center on; a bounded Intercept keeps x's mean in it.
+  const auto fixed_b = test::make_model(t, rich_and_poor_formula, family::gaussian,
+                                        {"b[x] ~ constant(0.5)"});
+  EXPECT_EQ(fixed_b->terms()[2].mean_of, means{-1});
+  EXPECT_EQ(fixed_b->unconstrained_names()[0], "Intercept");
+  const auto bounded = test::make_model(t, rich_and_poor_formula, family::gaussian,
+                                        {"Intercept ~ uniform(-5, 5)"});
+  EXPECT_EQ(bounded->terms()[0].mean_of, means{-1});
+  EXPECT_EQ(bounded->terms()[2].mean_of, means{-1});
+  // Without a population-level x, the slope has nothing to be centered on.
+  const auto no_x = test::make_model(t, "y ~ 1 + (0 + x | big)", family::gaussian);
+  ASSERT_TRUE(no_x->terms()[0].centered);
+  EXPECT_EQ(no_x->terms()[0].mean_of, means{-1});
 }
 
 TEST(Centering, NoneAllAndListedOverrideTheAutomaticChoice) {

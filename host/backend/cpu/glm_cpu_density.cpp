@@ -75,15 +75,16 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   double lp = values_.log_prior_jacobian + m.log_density_constant();
   if (!std::isfinite(lp)) return -std::numeric_limits<double>::infinity();
 
-  // u_t[j] = diag(sd_t) L_t z_t[j] (non-centered) or q's own entries (centered).
+  // u_t[j] = diag(sd_t) L_t z_t[j] (non-centered) or q's entries less their means (centered).
   const auto& terms = m.terms();
   for (std::size_t t = 0; t < terms.size(); ++t) {
     const auto& tp = terms[t];
     const auto& block = d.terms[t];
     const double* sd = values_.sd.data() + (tp.first_sd - d.n_coefs());
+    const double* mean = values_.level_means.data() + (tp.first_sd - d.n_coefs());
     const int k = static_cast<int>(tp.k);
     for (std::size_t j = 0; j < block.n_levels; ++j) {
-      kernels::group_level_forward(k, tp.centered, sd, values_.chol_corr[t].data(),
+      kernels::group_level_forward(k, tp.centered, sd, values_.chol_corr[t].data(), mean,
                                    q + tp.z_q_index + j * tp.k,
                                    u_.data() + block.u_offset + j * tp.k);
     }
@@ -144,6 +145,7 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
 
   // Chain rule to q's group entries, sd and L, with the group effects' prior.
   grads_.sd.assign(values_.sd.size(), 0.0);
+  grads_.level_means.assign(values_.sd.size(), 0.0);
   grads_.chol_corr.resize(terms.size());
   for (std::size_t t = 0; t < terms.size(); ++t) {
     const auto& tp = terms[t];
@@ -156,8 +158,9 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
       const std::size_t level = tp.z_q_index + j * tp.k;
       lp -= 0.5 * kernels::group_level_backward(
                       k, tp.centered, values_.sd.data() + sd0, values_.chol_corr[t].data(),
-                      q + level, g_u_.data() + block.u_offset + j * tp.k, grad + level,
-                      grads_.sd.data() + sd0, g_chol);
+                      values_.level_means.data() + sd0, q + level,
+                      g_u_.data() + block.u_offset + j * tp.k, grad + level,
+                      grads_.sd.data() + sd0, g_chol, grads_.level_means.data() + sd0);
     }
   }
   m.globals_backward(q, values_, grads_, grad);

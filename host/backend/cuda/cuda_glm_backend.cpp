@@ -78,6 +78,7 @@ dense_vector_descr::~dense_vector_descr() {
 void pack_params(const model_layout& l, const global_values& values, double* params) {
   std::copy(values.beta.begin(), values.beta.end(), params);
   std::copy(values.sd.begin(), values.sd.end(), params + l.n_coefs);
+  std::copy(values.level_means.begin(), values.level_means.end(), params + l.n_coefs + l.n_sd);
   for (std::size_t t = 0; t < l.terms.size(); ++t) {
     std::copy(values.chol_corr[t].begin(), values.chol_corr[t].end(),
               params + l.terms[t].chol_offset);
@@ -98,6 +99,7 @@ double assemble_sums(const model& m, const model_layout& l, const double* sums,
   if (!std::isfinite(lp)) return -infinity;
   grads.beta.assign(sums, sums + p);
   grads.sd.assign(values.sd.size(), 0.0);
+  grads.level_means.assign(values.sd.size(), 0.0);
   grads.chol_corr.resize(l.terms.size());
   const double* seg = sums + p + 2;
   double sum_zz = 0.0;
@@ -109,6 +111,10 @@ double assemble_sums(const model& m, const model_layout& l, const double* sums,
     for (std::size_t a = 0; a < k; ++a) grads.sd[sd0 + a] += seg[1 + a];
     grads.chol_corr[t].assign(k * k, 0.0);
     if (term.correlated) std::copy(seg + 1 + k, seg + 1 + k + k * k, grads.chol_corr[t].begin());
+    if (term.centered) {
+      const double* g_mean = seg + 1 + k + (term.correlated ? k * k : 0);
+      std::copy(g_mean, g_mean + k, grads.level_means.begin() + static_cast<std::ptrdiff_t>(sd0));
+    }
     seg += term.n_cols;
   }
   return lp - 0.5 * sum_zz;

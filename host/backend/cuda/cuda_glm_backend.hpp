@@ -55,8 +55,8 @@ class dense_vector_descr {
   cusparseDnVecDescr_t descr_ = nullptr;
 };
 
-/** Packs beta, sd and each term's Cholesky factor into @p params (model_layout::n_params
- *  doubles) at the offsets the group-term descriptors name. */
+/** Packs beta, sd, the level means and each term's Cholesky factor into @p params
+ *  (model_layout::n_params doubles) at the offsets the group-term descriptors name. */
 void pack_params(const model_layout& layout, const global_values& values, double* params);
 
 /** The host half of an evaluation, from the sums the device sent back:
@@ -128,7 +128,7 @@ class cuda_glm_backend final : public backend {
   // Per-evaluation device scratch.
   device_buffer<double> eta_, r_, u_, g_u_, scratch_;
   device_buffer<double> likelihood_partials_, segment_partials_;
-  device_buffer<double> params_;  ///< beta, sd, Cholesky factors (model_layout::n_params)
+  device_buffer<double> params_;  ///< beta, sd, level means, Cholesky factors (n_params)
   device_buffer<double> sums_;    ///< Xᵀr (p), Σ log p and Σ sq (2), segment sums
   device_buffer<unsigned char> spmv_z_buffer_, spmv_zt_buffer_;
   // cuSPARSE descriptors of Z, Zᵀ and the vectors they multiply (only when there are group

@@ -70,7 +70,8 @@ model_layout make_layout(const model& m) {
   const auto& terms = m.terms();
   for (const auto& t : terms) l.n_sd += t.k;
 
-  std::size_t chol_offset = l.n_coefs + l.n_sd;
+  // params: beta (p), sd (n_sd), level means (n_sd, laid out as the sds), Cholesky factors.
+  std::size_t chol_offset = l.n_coefs + 2 * l.n_sd;
   std::size_t level_begin = 0, scratch_offset = 0;
   for (std::size_t t = 0; t < terms.size(); ++t) {
     const term_parameters& tp = terms[t];
@@ -82,11 +83,13 @@ model_layout make_layout(const model& m) {
     desc.u_offset = static_cast<std::int64_t>(block.u_offset);
     desc.sd_offset = static_cast<std::int64_t>(l.n_coefs + (tp.first_sd - l.n_coefs));
     desc.chol_offset = static_cast<std::int64_t>(chol_offset);
+    desc.mean_offset = static_cast<std::int64_t>(l.n_coefs + l.n_sd + (tp.first_sd - l.n_coefs));
     desc.scratch_offset = static_cast<std::int64_t>(scratch_offset);
     desc.k = static_cast<std::int32_t>(tp.k);
     desc.correlated = tp.correlated ? 1 : 0;
     desc.centered = tp.centered ? 1 : 0;
-    desc.n_cols = static_cast<std::int32_t>(1 + tp.k + (tp.correlated ? tp.k * tp.k : 0));
+    desc.n_cols = static_cast<std::int32_t>(1 + tp.k + (tp.correlated ? tp.k * tp.k : 0) +
+                                            (tp.centered ? tp.k : 0));
     for (std::int32_t c = 0; c < desc.n_cols; ++c) {
       kernels::segment_desc s;
       s.offset = desc.scratch_offset + c;

@@ -25,7 +25,8 @@ struct model_layout {
   std::size_t n_globals = 0;
   std::size_t n_sd = 0;       ///< Σ k_t
   std::size_t n_levels = 0;   ///< Σ J_t
-  std::size_t n_params = 0;   ///< beta, sd, then each term's k×k Cholesky factor
+  /// beta, sd, level means (laid out as the sds), then each term's k×k Cholesky factor
+  std::size_t n_params = 0;
   std::size_t n_scratch = 0;  ///< Σ J_t n_cols_t
   std::vector<kernels::group_term_desc> terms;
   std::vector<kernels::segment_desc> segments;  ///< out_index relative to the segment sums
