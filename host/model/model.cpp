@@ -400,19 +400,25 @@ void model::choose_level_means() {
     if (scalars_[b].transform != scalar_transform::identity) continue;
     const bool is_intercept = d.has_intercept && b == 0;
     if (!is_intercept && d.centered && !intercept_in_q) continue;
+    // The coefficient's uncertainty from its varying counterparts is about sd²/J per term, so
+    // the term with the fewest levels decides it; centering the coefficient on another term
+    // (the election model's Intercept on its 119 Republican candidates while the 34 states
+    // carry most of it) makes it and every level of that term move together instead.
     std::ptrdiff_t best_term = -1;
     std::size_t best_coef = 0;
     for (std::size_t t = 0; t < terms_.size(); ++t) {
-      if (!terms_[t].centered) continue;
       const auto& names = d.terms[t].coef_names;
       const auto it = std::find(names.begin(), names.end(), d.coef_names[b]);
       if (it == names.end()) continue;
-      if (best_term < 0 ||
-          terms_[t].rows_per_level > terms_[static_cast<std::size_t>(best_term)].rows_per_level) {
+      const auto best = static_cast<std::size_t>(best_term);
+      if (best_term < 0 || d.terms[t].n_levels < d.terms[best].n_levels ||
+          (d.terms[t].n_levels == d.terms[best].n_levels &&
+           terms_[t].rows_per_level > terms_[best].rows_per_level)) {
         best_term = static_cast<std::ptrdiff_t>(t);
         best_coef = static_cast<std::size_t>(it - names.begin());
       }
     }
+    if (best_term >= 0 && !terms_[static_cast<std::size_t>(best_term)].centered) best_term = -1;
     if (best_term < 0) continue;
     terms_[static_cast<std::size_t>(best_term)].mean_of[best_coef] =
         static_cast<std::ptrdiff_t>(b);

@@ -75,7 +75,8 @@ struct term_parameters {
    *  diagonal metric follows (b_educ, bulk ESS 6 at 300k rows in session 6); in the centered
    *  sum the data no longer see b, which its levels' prior alone places. The term's Intercept
    *  is centered on the model's intercept at zero covariates (model::globals_forward says
-   *  which). A coefficient goes to one term only: the centered one with the most rows_per_level.
+   *  which). A coefficient goes to one term at most: of the terms that have it, the one on the
+   *  factor with the fewest levels (then the most rows_per_level), if that term is centered.
    *  Empty when not centered. */
   std::vector<std::ptrdiff_t> mean_of;
   /** How much the data say about each level's coefficients, in rows of average size: for each

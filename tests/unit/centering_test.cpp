@@ -153,10 +153,15 @@ TEST(Centering, CenteredTermsAreCenteredOnThePopulationCoefficientOfTheSameName)
   // q's Intercept is then the intercept at x = 0 (x's mean is not exactly 0).
   EXPECT_EQ(m->unconstrained_names()[0], "Intercept(x at 0)");
   EXPECT_EQ(m->unconstrained_names()[m->terms()[2].z_q_index], "b_x+r_big[0,x]");
-  // all: the Intercept goes to one term only, the one with more rows per level (big, not small).
+  // all: the Intercept goes to one term only, the one with fewer levels (big's 4, not 600).
   const auto all = test::make_model(t, rich_and_poor_formula, family::gaussian, {}, "all");
   EXPECT_EQ(all->terms()[0].mean_of, means{0});
   EXPECT_EQ(all->terms()[1].mean_of, means{-1});
+  // Only small centered: big's 4 levels still decide the Intercept, so small is not centered on
+  // it (its 600 levels would all have to move with it).
+  const auto small = test::make_model(t, rich_and_poor_formula, family::gaussian, {}, "small");
+  EXPECT_EQ(small->terms()[1].mean_of, means{-1});
+  EXPECT_EQ(small->unconstrained_names()[small->terms()[1].z_q_index], "r_small[0,Intercept]");
   // A constant b is no parameter to center on; a bounded Intercept keeps x's mean in it.
   const auto fixed_b = test::make_model(t, rich_and_poor_formula, family::gaussian,
                                         {"b[x] ~ constant(0.5)"});
