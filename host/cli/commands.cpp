@@ -95,7 +95,8 @@ int command_check(int argc, char** argv, std::ostream& out) {
     // The population-level coefficients its levels are centered on (term_parameters::mean_of).
     std::string means;
     for (const std::ptrdiff_t b : tp.mean_of) {
-      if (b >= 0) means += (means.empty() ? "" : ", ") + m.scalars()[static_cast<std::size_t>(b)].name;
+      if (b < 0) continue;
+      means += (means.empty() ? "" : ", ") + m.scalars()[static_cast<std::size_t>(b)].name;
     }
     if (!means.empty()) out << ", around " << means;
     out << "\n";

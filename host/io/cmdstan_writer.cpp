@@ -103,6 +103,17 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
     centered_terms += (centered_terms.empty() ? "" : ", ") + block.group + "(" + coefs + ")";
   }
   kv("centered_terms", centered_terms.empty() ? "none" : centered_terms);
+  // The population-level coefficients that centered terms are centered around (sampled as
+  // b + u: term_parameters::mean_of), e.g. "Intercept, b_Days".
+  std::string centered_around;
+  for (const term_parameters& tp : m.terms()) {
+    for (const std::ptrdiff_t b : tp.mean_of) {
+      if (b < 0) continue;
+      centered_around += (centered_around.empty() ? "" : ", ") +
+                         m.scalars()[static_cast<std::size_t>(b)].name;
+    }
+  }
+  kv("centered_around", centered_around.empty() ? "none" : centered_around);
   for (const auto& line : m.prior_summary()) h += "# prior: " + one_line(line) + "\n";
   for (const auto& note : header.notes) h += "# note: " + one_line(note) + "\n";
   for (const auto& g : m.output_group_labels()) {

@@ -155,6 +155,9 @@ TEST(CliSample, CenteredAndNonCenteredSampleTheSamePosterior) {
   EXPECT_EQ(header_line(files("nc")[0], "# centered_terms"), "# centered_terms = none");
   EXPECT_EQ(header_line(files("c")[0], "# centered_terms"),
             "# centered_terms = Subject(Intercept + Days)");
+  EXPECT_EQ(header_line(files("nc")[0], "# centered_around"), "# centered_around = none");
+  EXPECT_EQ(header_line(files("c")[0], "# centered_around"),
+            "# centered_around = Intercept, b_Days");
   const auto a = summarise_draws(read_chains(files("nc")));
   const auto b = summarise_draws(read_chains(files("c")));
   ASSERT_EQ(a.size(), b.size());
