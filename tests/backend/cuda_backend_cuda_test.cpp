@@ -331,13 +331,16 @@ TEST(CudaBackend, LogDensityAndGradientMatchCpuWithPriorsAndCorrelations) {
 TEST(CudaBackend, LogDensityAndGradientMatchCpuWithCenteredTerms) {
   HBGLM_SKIP_WITHOUT_CUDA_DEVICE();
   // Every term kind centered (`--centered all`), and centered beside non-centered on one factor
-  // each: the centered branch of kernels/group_effects.cuh on the device.
+  // each: the centered branch of kernels/group_effects.cuh on the device, with its levels
+  // centered on the population-level coefficients that the formula also has (x1; alternately
+  // x2 and f's columns too), the device's level means and their gradient.
   const table data = test::random_table(1017, 37, 101, 29);
   std::uint64_t seed = 1700;
   std::size_t n_models = 0;
   for (const auto& fc : family_cases()) {
     for (std::size_t r = 0; r < random_parts.size(); ++r) {
-      const std::string formula = fc.response + " ~ x1 + " + random_parts[r];
+      const std::string fixed = r % 2 == 0 ? "x1" : "x1 + x2 + f";
+      const std::string formula = fc.response + " ~ " + fixed + " + " + random_parts[r];
       for (const std::string centered : {"all", "g2"}) {
         if (centered == "g2" && formula.find("| g2)") == std::string::npos) continue;
         const auto m = test::make_model(data, formula, fc.fam, {}, centered);
