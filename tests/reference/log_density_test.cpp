@@ -377,17 +377,21 @@ TEST(LogDensity, UncenteredInterceptAsCoefficient) {
 
 // ---- group-level terms ----
 
+/// brms's default prior on an sd (or sigma) held in q as y = log(sd): student_t(3, 0, scale)
+/// truncated to (0, inf), which doubles its density, and the log Jacobian y.
+void add_default_sd_prior(hand_lp& lp, double y, double scale) {
+  add_student_t(lp, std::exp(y), 3, 0, scale);
+  lp.add(std::log(2.0));
+  add_log_jacobian(lp, y);
+}
+
 /// yw ~ 1 + (1 | g) with the default priors, q = (Intercept, log sd, log sigma, 3 group
 /// entries): the priors and log Jacobians of the three globals.
 hand_lp varying_intercept_globals(const std::vector<double>& q) {
   hand_lp lp;
   add_student_t(lp, q[0], 3, wide_loc, wide_scale);
-  add_student_t(lp, std::exp(q[1]), 3, 0, wide_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[1]);
-  add_student_t(lp, std::exp(q[2]), 3, 0, wide_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[2]);
+  add_default_sd_prior(lp, q[1], wide_scale);
+  add_default_sd_prior(lp, q[2], wide_scale);
   return lp;
 }
 
@@ -412,12 +416,8 @@ hand_lp correlated_k2_globals(const std::vector<double>& q, double eta_lkj) {
   const double rho = std::tanh(q[4]);
   hand_lp lp;
   add_student_t(lp, q[0], 3, 0.0, logit_scale);
-  add_student_t(lp, std::exp(q[2]), 3, 0, logit_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[2]);
-  add_student_t(lp, std::exp(q[3]), 3, 0, logit_scale);
-  lp.add(std::log(2.0));
-  add_log_jacobian(lp, q[3]);
+  add_default_sd_prior(lp, q[2], logit_scale);
+  add_default_sd_prior(lp, q[3], logit_scale);
   lp.add(std::log(1.0 - rho * rho));                   // d tanh(y) / dy
   lp.add((eta_lkj - 1.0) * std::log(1.0 - rho * rho));  // LKJ(eta) for k = 2
   return lp;
