@@ -172,6 +172,8 @@ const char* const sample_usage =
     "                           PREFIX_N_group_effects.csv), none; default: all up to 2000\n"
     "                           group-effect columns, else summary\n"
     "  --sig-figs N             6 significant digits in the draws\n"
+    "  --save-warmup            also write the warmup iterations, before the draws (CmdStan's\n"
+    "                           save_warmup=1); summaries leave them out\n"
     "  --quiet                  no progress lines and no summary\n";
 
 const char* const summary_usage =
@@ -217,7 +219,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
                 "warmup", "samples", "thin", "seed", "adapt-delta", "stepsize", "max-depth",
                 "metric", "init", "backend", "output-dir", "output-prefix", "save-group-effects",
                 "sig-figs"},
-               {"help", "quiet", "no-adapt"});
+               {"help", "quiet", "no-adapt", "save-warmup"});
   if (a.has("help")) {
     out << sample_usage;
     return 0;
@@ -250,6 +252,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   o.output_prefix = a.get("output-prefix", "hbglm");
   o.save_group_effects = parse_group_effects_output(a.get("save-group-effects", "auto"));
   o.sig_figs = static_cast<int>(a.get_int("sig-figs", 6, 1, 18));
+  o.save_warmup = a.has("save-warmup");
   const bool quiet = a.has("quiet");
   o.progress = !quiet && ::isatty(STDERR_FILENO) == 1;  // progress goes to stderr
   for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);

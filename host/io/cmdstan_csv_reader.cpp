@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <istream>
@@ -233,10 +234,32 @@ class reader {
       throw data_error(out_.source + ":" + std::to_string(line_no) +
                        ": no header line (the file holds only comments or blank lines)");
     }
+    drop_saved_warmup_without_adaptation();
     return std::move(out_);
   }
 
  private:
+  /// Warmup rows saved by a run without adaptation (save_warmup = 1 with adapt engaged = 0, or a
+  /// run stopped during warmup) have no "# Adaptation terminated" line after them; the header
+  /// says how many there are: every thin-th of num_warmup iterations, ceil(num_warmup / thin).
+  void drop_saved_warmup_without_adaptation() {
+    if (out_.adaptation.present) return;
+    const auto saved = out_.config.find("save_warmup");
+    // CmdStan writes 0/1 (recent versions false/true).
+    if (saved == out_.config.end() || (saved->second != "1" && saved->second != "true")) return;
+    const auto warmup = out_.config.find("num_warmup");
+    const auto thin = out_.config.find("thin");
+    const long long num_warmup = warmup == out_.config.end() ? 0 : std::atoll(warmup->second.c_str());
+    const long long n_thin = thin == out_.config.end() ? 1 : std::atoll(thin->second.c_str());
+    if (num_warmup <= 0 || n_thin <= 0) return;
+    const std::size_t n_warmup_rows =
+        std::min(out_.n_draws(), static_cast<std::size_t>((num_warmup + n_thin - 1) / n_thin));
+    out_.n_warmup_draws = n_warmup_rows;
+    for (auto& col : out_.columns) {
+      col.erase(col.begin(), col.begin() + static_cast<std::ptrdiff_t>(n_warmup_rows));
+    }
+  }
+
   [[noreturn]] void fail(std::size_t line_no, const std::string& what) const {
     throw data_error(out_.source + ":" + std::to_string(line_no) + ": " + what);
   }

@@ -50,6 +50,7 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
     : model_(m),
       path_(path),
       sig_figs_(header.options->sig_figs),
+      save_warmup_(header.options->save_warmup),
       max_depth_(header.options->nuts.max_depth),
       write_group_effects_(group_effects == group_effects_output::all),
       summarize_group_effects_(group_effects == group_effects_output::summary),
@@ -82,7 +83,7 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
   kv("num_warmup", std::to_string(n.num_warmup));
   kv("num_samples", std::to_string(n.num_samples));
   kv("thin", std::to_string(n.thin));
-  kv("save_warmup", "0");
+  kv("save_warmup", save_warmup_ ? "1" : "0");
   kv("adapt_engaged", n.adapt_engaged ? "1" : "0");
   kv("adapt_delta", num(n.delta));
   kv("stepsize", num(n.stepsize));
@@ -159,12 +160,13 @@ std::string cmdstan_writer::format_number(double x) const {
 void cmdstan_writer::on_draw(const nuts_draw& draw) {
   iterations_done_.fetch_add(1);
   if (draw.divergent) divergent_so_far_.fetch_add(1);
-  if (draw.warmup) return;  // CmdStan's save_warmup = 0
-  if (!sampling_started_) {
+  if (draw.warmup && !save_warmup_) return;  // CmdStan's save_warmup = 0
+  if (!draw.warmup && !sampling_started_) {
     sampling_started_ = true;
     sampling_start_ = std::chrono::steady_clock::now();
   }
-  const bool need_group_effects = write_group_effects_ || summarize_group_effects_;
+  const bool need_group_effects =
+      write_group_effects_ || (summarize_group_effects_ && !draw.warmup);
   model_.write_constrained(draw.q.data(), out_.data(), need_group_effects);
   std::string line;
   line.reserve(16 * (8 + out_.size()));
@@ -182,6 +184,7 @@ void cmdstan_writer::on_draw(const nuts_draw& draw) {
   }
   line += '\n';
   write_line(line);
+  if (draw.warmup) return;  // a saved warmup row: not a posterior draw, so not counted below
   ++n_written_;
   if (draw.divergent) ++n_divergent_;
   if (draw.treedepth >= max_depth_) ++n_max_treedepth_;

@@ -1,6 +1,7 @@
 #pragma once
 /** @file One chain's CmdStan CSV file, written as the chain runs (ARCHITECTURE §7): the comment
- *  header, the column header, one row per post-warmup draw, the adaptation comments after warmup
+ *  header, the column header, one row per post-warmup draw (and per warmup iteration before
+ *  them with save_warmup), the adaptation comments after warmup
  *  and the elapsed times at the end. Each row goes to the file in one write() of a complete line,
  *  so a run killed at any moment leaves only complete rows. */
 
@@ -69,6 +70,7 @@ class cmdstan_writer final : public chain_callbacks {
   int fd_ = -1;
   std::string path_;
   int sig_figs_;
+  bool save_warmup_;
   int max_depth_;
   bool write_group_effects_;
   bool summarize_group_effects_;

@@ -46,6 +46,10 @@ struct fit_options {
   std::string output_prefix = "hbglm";  ///< files <output_dir>/<prefix>_<chain id>.csv
   group_effects_output save_group_effects = group_effects_output::automatic;
   int sig_figs = 6;               ///< significant digits of the draws (CmdStan's default)
+  /// Also write the warmup iterations (every thin-th), before "# Adaptation terminated", as
+  /// CmdStan's save_warmup = 1 does: to see how warmup went (step sizes, tree depths). Readers
+  /// (`hbglm summary`, read_cmdstan_csv) leave them out of the posterior.
+  bool save_warmup = false;
   bool progress = false;          ///< a progress line per chain on the terminal
   std::string command_line;       ///< recorded in the file headers
   std::string data_path;          ///< recorded in the file headers

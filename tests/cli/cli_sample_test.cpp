@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -298,6 +299,61 @@ TEST(CliSample, NoAdaptKeepsTheGivenStepSize) {
   EXPECT_EQ(adapted.config.at("adapt_engaged"), "1");
   ASSERT_EQ(adapted.n_draws(), 30u);
   EXPECT_NE(adapted.columns[adapted.find("stepsize__")].front(), 0.001);
+}
+
+// --save-warmup (CmdStan's save_warmup = 1) adds the warmup iterations, every thin-th, before
+// "# Adaptation terminated", and changes nothing after it: the draws are those of a run without it
+// (the writer only reports; the chain is the same), and readers leave the warmup rows out.
+TEST(CliSample, SaveWarmupWritesTheWarmupBeforeTheSameDraws) {
+  const fs::path plain = fresh_dir("warm_plain"), saved = fresh_dir("warm_saved");
+  const std::string base = "sample --data " + sleepstudy +
+                           " --formula 'Reaction ~ Days + (Days | Subject)' --warmup 151 "
+                           "--samples 100 --thin 2 --chains 1 --seed 8 --quiet";
+  const auto rp = run(base + " --output-dir " + plain.string());
+  ASSERT_EQ(rp.exit_code, 0) << rp.output;
+  const auto rs = run(base + " --save-warmup --output-dir " + saved.string());
+  ASSERT_EQ(rs.exit_code, 0) << rs.output;
+
+  const cmdstan_csv p = read_cmdstan_csv((plain / "hbglm_1.csv").string());
+  const cmdstan_csv s = read_cmdstan_csv((saved / "hbglm_1.csv").string());
+  EXPECT_EQ(p.config.at("save_warmup"), "0");
+  EXPECT_EQ(s.config.at("save_warmup"), "1");
+  EXPECT_EQ(p.n_warmup_draws, 0u);
+  EXPECT_EQ(s.n_warmup_draws, 76u);  // iterations 0, 2, ..., 150 of 151
+  ASSERT_EQ(p.n_draws(), 50u);
+  EXPECT_EQ(s.names, p.names);
+  EXPECT_EQ(s.columns, p.columns);
+
+  // The rows before "# Adaptation terminated" are warmup: their step sizes are dual averaging's
+  // (many values), where the draws after it share the adapted one.
+  std::ifstream in(saved / "hbglm_1.csv");
+  std::vector<std::string> rows_before;
+  std::set<std::string> warmup_stepsizes;
+  bool header = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# Adaptation terminated", 0) == 0) break;
+    if (line.empty() || line[0] == '#') continue;
+    if (!header) {
+      header = true;
+      continue;
+    }
+    rows_before.push_back(line);
+    std::stringstream fields(line);
+    std::string field;
+    for (int i = 0; i < 3; ++i) std::getline(fields, field, ',');  // stepsize__, the third
+    warmup_stepsizes.insert(field);
+  }
+  EXPECT_EQ(rows_before.size(), 76u);
+  EXPECT_GT(warmup_stepsizes.size(), 10u);
+  const std::vector<double>& eps = s.columns[s.find("stepsize__")];
+  EXPECT_EQ(*std::min_element(eps.begin(), eps.end()), *std::max_element(eps.begin(), eps.end()));
+  // `hbglm summary` of the two files is the same table.
+  const auto sp = run("summary --format csv " + (plain / "hbglm_1.csv").string());
+  const auto ss = run("summary --format csv " + (saved / "hbglm_1.csv").string());
+  ASSERT_EQ(sp.exit_code, 0) << sp.output;
+  EXPECT_EQ(sp.output, ss.output);
+  fs::remove_all(plain);
+  fs::remove_all(saved);
 }
 
 TEST(CliSample, BadOptionsFailWithAClearMessage) {

@@ -120,6 +120,25 @@ TEST(read_cmdstan_csv, warmup_draws_before_adaptation_terminated_are_not_draws) 
   EXPECT_EQ(f.columns[1], (std::vector<double>{4, 5}));
 }
 
+TEST(read_cmdstan_csv, saved_warmup_without_adaptation_is_counted_from_the_header) {
+  // save_warmup = 1 without adaptation (adapt engaged = 0): no "Adaptation terminated" line, so the
+  // header says how many rows are warmup: every thin-th of num_warmup, ceil(5 / 2) = 3 here.
+  const cmdstan_csv f = read_cmdstan_csv_text(
+      "# num_warmup = 5\n# thin = 2\n# save_warmup = 1\na\n1\n2\n3\n4\n5\n", "w.csv");
+  EXPECT_EQ(f.n_warmup_draws, 3u);
+  EXPECT_EQ(f.columns[0], (std::vector<double>{4, 5}));
+  // A run stopped during warmup keeps fewer rows than that: all of them are warmup.
+  const cmdstan_csv stopped = read_cmdstan_csv_text(
+      "# num_warmup = 1000 (Default)\n# save_warmup = true\na\n1\n2\n", "s.csv");
+  EXPECT_EQ(stopped.n_warmup_draws, 2u);
+  EXPECT_EQ(stopped.n_draws(), 0u);
+  // Without save_warmup every row is a draw, whatever num_warmup says.
+  const cmdstan_csv unsaved =
+      read_cmdstan_csv_text("# num_warmup = 5\n# save_warmup = 0\na\n1\n2\n", "u.csv");
+  EXPECT_EQ(unsaved.n_warmup_draws, 0u);
+  EXPECT_EQ(unsaved.n_draws(), 2u);
+}
+
 TEST(read_cmdstan_csv, truncated_last_row_is_dropped_and_reported) {
   const cmdstan_csv f = read_cmdstan_csv_text("# c\na,b,c\n1,2,3\n4,5,6\n7,8", "killed.csv");
   EXPECT_EQ(f.n_draws(), 2u);
