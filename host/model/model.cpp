@@ -311,6 +311,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
   choose_level_means();
   check_group_sizes();
   check_identifiability();
+  check_level_constant_slopes();
 
   // Output groups: terms on the same grouping factor share one r_<group> array (brms).
   for (std::size_t t = 0; t < d.terms.size(); ++t) {
@@ -448,6 +449,62 @@ void model::check_group_sizes() {
                       "the posterior follows their priors"
                     : " is not identified by bernoulli data, and the posterior follows its prior") +
         "; drop the term or group at a coarser level");
+  }
+}
+
+void model::check_level_constant_slopes() {
+  // A varying slope whose covariate takes one value in each level of its factor, beside a
+  // varying intercept on that factor: in every level the two effects enter the same rows with
+  // fixed weights 1 and x_j, so the data see only u_Intercept[j] + x_j u_x[j]. The two are told
+  // apart only by the priors and by how the spread of the level effects changes with x_j; the
+  // per-level ridge this leaves is what sets the step size of the election model at 300k rows
+  // (bench/README.md). Z holds, in every row, the k_t entries of each term in formula order.
+  const design& d = design_;
+  if (d.n_obs == 0) return;
+  std::vector<std::size_t> first_entry(d.terms.size(), 0);  // position of term t within a row
+  for (std::size_t t = 1; t < d.terms.size(); ++t) {
+    first_entry[t] = first_entry[t - 1] + d.terms[t - 1].n_coefs();
+  }
+  for (std::size_t t = 0; t < d.terms.size(); ++t) {
+    const random_block& block = d.terms[t];
+    if (block.n_levels >= d.n_obs) continue;  // one row per level: constant trivially
+    bool factor_has_intercept = false;
+    for (const random_block& other : d.terms) {
+      if (other.group == block.group &&
+          std::find(other.coef_names.begin(), other.coef_names.end(), "Intercept") !=
+              other.coef_names.end()) {
+        factor_has_intercept = true;
+      }
+    }
+    if (!factor_has_intercept) continue;
+    const std::size_t k = block.n_coefs();
+    for (std::size_t c = 0; c < k; ++c) {
+      if (block.coef_names[c] == "Intercept") continue;
+      std::vector<double> level_value(block.n_levels, std::numeric_limits<double>::quiet_NaN());
+      bool constant_within_levels = true;
+      for (std::size_t i = 0; i < d.n_obs && constant_within_levels; ++i) {
+        const auto e = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry[t] + c;
+        const std::size_t level =
+            (static_cast<std::size_t>(d.Z.col_idx[e]) - block.u_offset) / k;
+        double& seen = level_value[level];
+        if (std::isnan(seen)) {
+          seen = d.Z.values[e];
+        } else if (seen != d.Z.values[e]) {
+          constant_within_levels = false;
+        }
+      }
+      if (!constant_within_levels) continue;
+      const std::string& x = block.coef_names[c];
+      warnings_.push_back(
+          "warning: '" + x + "' is constant within each level of '" + block.group +
+          "', so its varying slope and the varying intercept on '" + block.group +
+          "' enter every level's rows together (the data see only r_" + block.group +
+          "[level,Intercept] + " + x + " * r_" + block.group + "[level," + x +
+          "]); sd_" + block.group + "__" + x + " is identified only through the priors and how "
+          "the spread of the level effects changes with " + x +
+          ", and mixes slowly. A level-level predictor is usually a population-level term: y ~ " +
+          x + " + ... + (1 | " + block.group + ")");
+    }
   }
 }
 

@@ -209,6 +209,7 @@ class model {
   void choose_centered_terms(const centering& centered);
   void choose_level_means();
   void check_identifiability();
+  void check_level_constant_slopes();
 
   std::shared_ptr<const design> design_ptr_;
   const design& design_;

@@ -89,5 +89,29 @@ TEST(ModelWarnings, OneObservationPerLevel) {
   EXPECT_TRUE(test::make_model(t, "n ~ x + (1 | id)", family::poisson)->warnings().empty());
 }
 
+TEST(ModelWarnings, SlopeOnACovariateConstantWithinLevelsBesideAnIntercept) {
+  // c takes one value per level of g (a level-level predictor); x varies within levels.
+  const table t = read_csv_text(
+      "y,g,c,x\n1.2,a,0.5,1\n0.3,a,0.5,2\n2.2,b,1.5,3\n1.9,b,1.5,1\n0.5,c,-1,2\n0.7,c,-1,5\n",
+      "l.csv");
+  const std::string expected = "'c' is constant within each level of 'g'";
+  for (const char* formula : {"y ~ 1 + (1 | g) + (0 + c | g)", "y ~ 1 + (1 + c | g)",
+                              "y ~ 1 + (1 + c || g)"}) {
+    const auto m = test::make_model(t, formula, family::gaussian);
+    EXPECT_TRUE(any_contains(m->warnings(), expected)) << formula;
+    EXPECT_TRUE(any_contains(m->warnings(), "sd_g__c")) << formula;
+  }
+  // A slope on a covariate that varies within levels, or no varying intercept on the factor
+  // (then the slope is a level effect scaled by c, nothing to confuse it with): no warning.
+  EXPECT_TRUE(test::make_model(t, "y ~ 1 + (1 + x | g)", family::gaussian)->warnings().empty());
+  EXPECT_TRUE(test::make_model(t, "y ~ 1 + (0 + c | g)", family::gaussian)->warnings().empty());
+  // The intercept on another factor does not count.
+  const table two = read_csv_text(
+      "y,g,h,c\n1.2,a,p,0.5\n0.3,a,q,0.5\n2.2,b,p,1.5\n1.9,b,q,1.5\n0.5,c,p,-1\n0.7,c,q,-1\n",
+      "h.csv");
+  EXPECT_TRUE(
+      test::make_model(two, "y ~ 1 + (1 | h) + (0 + c | g)", family::gaussian)->warnings().empty());
+}
+
 }  // namespace
 }  // namespace hbglm
