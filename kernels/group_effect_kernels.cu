@@ -14,39 +14,77 @@ __device__ inline int term_of_level(const group_term_desc* terms, int n_terms, s
   return t;
 }
 
+/// Level j's mean of an absorbing intercept (k = 1): m + Σ_s x_sj u_s[j].
+__device__ inline double absorbing_level_mean(const group_term_desc& term,
+                                              const absorbed_slope_desc* absorbed,
+                                              const double* absorbed_values, double m,
+                                              const double* u, std::int64_t j) {
+  for (int s = 0; s < term.n_absorbed; ++s) {
+    const absorbed_slope_desc slope = absorbed[term.absorbed_begin + s];
+    m += absorbed_values[slope.values_offset + j] * u[slope.u_offset + j];
+  }
+  return m;
+}
+
+/// absorbing_pass: only the terms with n_absorbed > 0, else only the others.
 __global__ void group_forward_kernel(const group_term_desc* terms, int n_terms,
                                      std::int64_t n_levels_total, const double* params,
+                                     const absorbed_slope_desc* absorbed,
+                                     const double* absorbed_values, bool absorbing_pass,
                                      const double* q, double* u) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t g = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        g < n_levels_total; g += stride) {
     const group_term_desc term = terms[term_of_level(terms, n_terms, g)];
+    if ((term.n_absorbed > 0) != absorbing_pass) continue;
     const std::int64_t j = g - term.level_begin;
+    const double level_mean =
+        absorbing_pass ? absorbing_level_mean(term, absorbed, absorbed_values,
+                                              params[term.mean_offset], u, j)
+                       : 0.0;
     group_level_forward(term.k, term.centered != 0, params + term.sd_offset,
-                        params + term.chol_offset, params + term.mean_offset,
+                        params + term.chol_offset,
+                        absorbing_pass ? &level_mean : params + term.mean_offset,
                         q + term.z_index + j * term.k,
                         u + term.u_offset + j * term.k);
   }
 }
 
+/// The per-level backward pass of the terms with n_absorbed > 0 (absorbing_pass) or of the
+/// others. The forward pass's u is read for the absorbing terms' level means; g_u is written only
+/// in the absorbing pass, at the absorbed slopes' levels.
 __global__ void group_backward_kernel(const group_term_desc* terms, int n_terms,
                                       std::int64_t n_levels_total, const double* params,
-                                      const double* q, const double* g_u, double* grad,
-                                      double* scratch) {
+                                      const absorbed_slope_desc* absorbed,
+                                      const double* absorbed_values, bool absorbing_pass,
+                                      const double* u, const double* q, double* g_u,
+                                      double* grad, double* scratch) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t g = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        g < n_levels_total; g += stride) {
     const group_term_desc term = terms[term_of_level(terms, n_terms, g)];
+    if ((term.n_absorbed > 0) != absorbing_pass) continue;
     const std::int64_t j = g - term.level_begin;
     const int k = term.k;
     double* row = scratch + term.scratch_offset + j * term.n_cols;
     for (int c = 0; c < term.n_cols; ++c) row[c] = 0.0;  // the backward pass accumulates
     const int g_mean_col = 1 + k + (term.correlated ? k * k : 0);
+    const double level_mean =
+        absorbing_pass ? absorbing_level_mean(term, absorbed, absorbed_values,
+                                              params[term.mean_offset], u, j)
+                       : 0.0;
     row[0] = group_level_backward(k, term.centered != 0, params + term.sd_offset,
-                                  params + term.chol_offset, params + term.mean_offset,
+                                  params + term.chol_offset,
+                                  absorbing_pass ? &level_mean : params + term.mean_offset,
                                   q + term.z_index + j * k, g_u + term.u_offset + j * k,
                                   grad + term.z_index + j * k, row + 1,
                                   term.correlated ? row + 1 + k : nullptr, row + g_mean_col);
+    if (!absorbing_pass) continue;
+    // ∂mean/∂u_s[j] = x_sj (k = 1: the mean's gradient is the row's one g_mean column).
+    for (int s = 0; s < term.n_absorbed; ++s) {
+      const absorbed_slope_desc slope = absorbed[term.absorbed_begin + s];
+      g_u[slope.u_offset + j] += absorbed_values[slope.values_offset + j] * row[g_mean_col];
+    }
   }
 }
 
@@ -88,20 +126,36 @@ int elementwise_grid(std::int64_t n) {
 }  // namespace
 
 void launch_group_forward(const group_term_desc* terms, int n_terms, std::int64_t n_levels_total,
-                          const double* params, const double* q, double* u, void* stream) {
+                          const double* params, const absorbed_slope_desc* absorbed,
+                          const double* absorbed_values, const double* q, double* u,
+                          void* stream) {
   if (n_levels_total <= 0 || n_terms <= 0) return;
-  group_forward_kernel<<<elementwise_grid(n_levels_total), reduce_block_size, 0,
-                         static_cast<cudaStream_t>(stream)>>>(terms, n_terms, n_levels_total,
-                                                              params, q, u);
+  const auto s = static_cast<cudaStream_t>(stream);
+  const int grid = elementwise_grid(n_levels_total);
+  group_forward_kernel<<<grid, reduce_block_size, 0, s>>>(
+      terms, n_terms, n_levels_total, params, absorbed, absorbed_values, false, q, u);
+  if (absorbed != nullptr) {
+    group_forward_kernel<<<grid, reduce_block_size, 0, s>>>(
+        terms, n_terms, n_levels_total, params, absorbed, absorbed_values, true, q, u);
+  }
 }
 
 void launch_group_backward(const group_term_desc* terms, int n_terms,
-                           std::int64_t n_levels_total, const double* params, const double* q,
-                           const double* g_u, double* grad, double* scratch, void* stream) {
+                           std::int64_t n_levels_total, const double* params,
+                           const absorbed_slope_desc* absorbed, const double* absorbed_values,
+                           const double* u, const double* q, double* g_u, double* grad,
+                           double* scratch, void* stream) {
   if (n_levels_total <= 0 || n_terms <= 0) return;
-  group_backward_kernel<<<elementwise_grid(n_levels_total), reduce_block_size, 0,
-                          static_cast<cudaStream_t>(stream)>>>(terms, n_terms, n_levels_total,
-                                                               params, q, g_u, grad, scratch);
+  const auto s = static_cast<cudaStream_t>(stream);
+  const int grid = elementwise_grid(n_levels_total);
+  if (absorbed != nullptr) {
+    group_backward_kernel<<<grid, reduce_block_size, 0, s>>>(terms, n_terms, n_levels_total,
+                                                             params, absorbed, absorbed_values,
+                                                             true, u, q, g_u, grad, scratch);
+  }
+  group_backward_kernel<<<grid, reduce_block_size, 0, s>>>(terms, n_terms, n_levels_total,
+                                                           params, absorbed, absorbed_values,
+                                                           false, u, q, g_u, grad, scratch);
 }
 
 void launch_segment_sums(const segment_desc* segments, int n_segments, const double* data,

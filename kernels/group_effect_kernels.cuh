@@ -32,6 +32,18 @@ struct group_term_desc {
    *  ∂/∂ level means (k; centered only)]. */
   std::int32_t n_cols = 0;
   std::int32_t centered = 0;  ///< 1: q holds u itself (model::terms()[t].centered)
+  /// A centered intercept that absorbs level-constant slopes (term_parameters::absorbed, k = 1):
+  /// its level j's mean is params[mean_offset] + Σ x_sj u_s[j] over its n_absorbed slopes,
+  /// absorbed[absorbed_begin ...]. 0 otherwise.
+  std::int32_t n_absorbed = 0;
+  std::int32_t absorbed_begin = 0;
+};
+
+/** A slope absorbed by a centered intercept (term_parameters::absorbed): a k = 1 term on the same
+ *  factor whose covariate takes one value per level. */
+struct absorbed_slope_desc {
+  std::int64_t u_offset = 0;       ///< its u_s[j] is u[u_offset + j]
+  std::int64_t values_offset = 0;  ///< x_sj is absorbed_values[values_offset + j]
 };
 
 /** A strided column of the scratch array summed by launch_segment_sums:
@@ -47,7 +59,10 @@ struct segment_desc {
  *  (and the bits of the sums) depends only on the sizes. */
 constexpr int segment_chunks = 32;
 
-/** u = diag(sd) L z for every level of every term.
+/** u = diag(sd) L z for every level of every term (q less the level's mean when centered).
+ *  Two launches: the terms that absorb no slope, then those that do (their level means read the
+ *  slopes' u, group_term_desc::n_absorbed); absorbed and absorbed_values may be null when no
+ *  term absorbs.
  *  Thread mapping: grid-stride over the n_levels_total global levels, one level per thread per
  *  step; the thread finds its term by a linear scan of @p terms (a few terms). Each thread reads
  *  its level's k z values and writes its k u values (no sharing, so no races).
@@ -59,9 +74,13 @@ constexpr int segment_chunks = 32;
  *  @param u device, Σ J_t k_t outputs
  *  @param stream a cudaStream_t */
 void launch_group_forward(const group_term_desc* terms, int n_terms, std::int64_t n_levels_total,
-                          const double* params, const double* q, double* u, void* stream);
+                          const double* params, const absorbed_slope_desc* absorbed,
+                          const double* absorbed_values, const double* q, double* u,
+                          void* stream);
 
-/** The backward pass per level, given g_u = ∂ log p / ∂u (= Zᵀr): group_level_backward of
+/** The backward pass per level, given g_u = ∂ log p / ∂u (= Zᵀr). Two launches: first the terms
+ *  that absorb slopes, each of whose levels adds x_sj ∂lp/∂(its mean) to the slopes' g_u[j] (each
+ *  slope level has one absorbing level: no races), then the others. group_level_backward of
  *  kernels/group_effects.cuh writes ∂lp/∂q for the level's entries (non-centered:
  *  Lᵀ diag(sd) g_u[j] - z, the second term from z's N(0, 1) prior) to grad[z_index + j k + c],
  *  and the level's scratch row is set to [z·z, its ∂/∂sd (k), its ∂/∂L (k², correlated only)],
@@ -70,8 +89,10 @@ void launch_group_forward(const group_term_desc* terms, int n_terms, std::int64_
  *  g_z entries and scratch row. Deterministic. Errors: NaN/inf propagate into the outputs.
  *  @param scratch device, Σ_t J_t n_cols_t doubles (overwritten) */
 void launch_group_backward(const group_term_desc* terms, int n_terms,
-                           std::int64_t n_levels_total, const double* params, const double* q,
-                           const double* g_u, double* grad, double* scratch, void* stream);
+                           std::int64_t n_levels_total, const double* params,
+                           const absorbed_slope_desc* absorbed, const double* absorbed_values,
+                           const double* u, const double* q, double* g_u, double* grad,
+                           double* scratch, void* stream);
 
 /** Sums strided columns in a fixed order: two stages, no atomics.
  *  Stage 1: grid (segment_chunks, n_segments) of reduce_block_size threads; block (b, s) adds the

@@ -99,6 +99,11 @@ int command_check(int argc, char** argv, std::ostream& out) {
       means += (means.empty() ? "" : ", ") + m.scalars()[static_cast<std::size_t>(b)].name;
     }
     if (!means.empty()) out << ", around " << means;
+    // Level-constant slopes whose effect q's entries include (term_parameters::absorbed).
+    for (const auto& slope : tp.absorbed) {
+      out << ", with " << d.terms[slope.term].coef_names[0] << "'s slope";
+    }
+    if (tp.absorbed_into >= 0) out << ", absorbed by the centered intercept";
     out << "\n";
   }
   out << "parameters: " << m.dim() << " unconstrained (" << m.n_globals()

@@ -115,6 +115,15 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
     }
   }
   kv("centered_around", centered_around.empty() ? "none" : centered_around);
+  // Level-constant slopes that centered intercepts absorb (term_parameters::absorbed), e.g.
+  // "state(potus2016)".
+  std::string absorbed;
+  for (const term_parameters& tp : m.terms()) {
+    if (tp.absorbed_into < 0) continue;
+    const random_block& block = m.data().terms[static_cast<std::size_t>(&tp - m.terms().data())];
+    absorbed += (absorbed.empty() ? "" : ", ") + block.group + "(" + block.coef_names[0] + ")";
+  }
+  kv("absorbed_slopes", absorbed.empty() ? "none" : absorbed);
   for (const auto& line : m.prior_summary()) h += "# prior: " + one_line(line) + "\n";
   for (const auto& note : header.notes) h += "# note: " + one_line(note) + "\n";
   for (const auto& g : m.output_group_labels()) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -58,6 +59,61 @@ double inv_logit(double x) {
 
 std::string join(const std::vector<std::string>& names) { return detail::message_list(names); }
 
+/** The covariate of coefficient @p c of term @p t per level of its factor, when it takes one
+ *  value in each level (a level-level predictor); empty when it varies within some level. Z
+ *  holds, in every row, the k entries of each term in formula order. */
+std::vector<double> level_constant_values(const design& d, std::size_t t, std::size_t c) {
+  std::size_t first_entry = 0;  // the term's first entry within a row of Z
+  for (std::size_t s = 0; s < t; ++s) first_entry += d.terms[s].n_coefs();
+  const random_block& block = d.terms[t];
+  const std::size_t k = block.n_coefs();
+  std::vector<double> values(block.n_levels, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t i = 0; i < d.n_obs; ++i) {
+    const auto e = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry + c;
+    const std::size_t level = (static_cast<std::size_t>(d.Z.col_idx[e]) - block.u_offset) / k;
+    double& seen = values[level];
+    if (std::isnan(seen)) {
+      seen = d.Z.values[e];
+    } else if (seen != d.Z.values[e]) {
+      return {};
+    }
+  }
+  for (double& v : values) {
+    if (std::isnan(v)) v = 0.0;  // a level without rows (none after design building)
+  }
+  return values;
+}
+
+bool is_intercept_only(const random_block& block) {
+  return block.n_coefs() == 1 && block.coef_names[0] == "Intercept";
+}
+
+/** Per term: for a varying slope that a centered varying intercept on its factor would absorb
+ *  (term_parameters::absorbed: both terms k = 1, the slope's covariate constant within levels),
+ *  the intercept's term; else -1. */
+std::vector<std::ptrdiff_t> absorbable_slopes(const design& d) {
+  std::vector<std::ptrdiff_t> into(d.terms.size(), -1);
+  for (std::size_t a = 0; a < d.terms.size(); ++a) {
+    if (!is_intercept_only(d.terms[a])) continue;
+    bool first_intercept_on_factor = true;
+    for (std::size_t b = 0; b < a; ++b) {
+      if (d.terms[b].group == d.terms[a].group && is_intercept_only(d.terms[b])) {
+        first_intercept_on_factor = false;
+      }
+    }
+    if (!first_intercept_on_factor) continue;
+    for (std::size_t t = 0; t < d.terms.size(); ++t) {
+      const random_block& block = d.terms[t];
+      if (t == a || block.group != d.terms[a].group || block.n_coefs() != 1 ||
+          block.coef_names[0] == "Intercept") {
+        continue;
+      }
+      if (!level_constant_values(d, t, 0).empty()) into[t] = static_cast<std::ptrdiff_t>(a);
+    }
+  }
+  return into;
+}
+
 /** Per group-level term, how much each level's rows tell about its coefficients, in rows of
  *  average size: for coefficient c on grouping factor f, level j, the information Σ_{rows of j}
  *  x_c² given the other coefficients on f (the Schur complement of the level's Gram matrix over
@@ -66,7 +122,8 @@ std::string join(const std::vector<std::string>& names) { return detail::message
  *  level. A covariate constant within each level (the election model's potus2016 on state) is
  *  confounded with the factor's intercept, and both get about 0: the data fix their sum, not
  *  each, so the direction between them is the prior's, which the non-centered form suits. */
-std::vector<double> level_information(const design& d) {
+std::vector<double> level_information(const design& d,
+                                      const std::vector<std::ptrdiff_t>& absorbable) {
   const std::size_t n_terms = d.terms.size();
   std::vector<double> out(n_terms, 0.0);
   if (d.n_obs == 0) return out;
@@ -83,6 +140,7 @@ std::vector<double> level_information(const design& d) {
     for (std::size_t t = t0; t < n_terms; ++t) {
       if (d.terms[t].group != d.terms[t0].group) continue;
       done[t] = true;
+      if (absorbable[t] >= 0) continue;  // no longer confounded with the intercept: left out
       for (std::size_t c = 0; c < d.terms[t].n_coefs(); ++c) coefs.emplace_back(t, c);
     }
     const std::size_t m = coefs.size(), n_levels = d.terms[t0].n_levels;
@@ -166,7 +224,11 @@ std::vector<double> level_information(const design& d) {
       }
     }
     for (std::size_t t = t0; t < n_terms; ++t) {
-      if (d.terms[t].group == d.terms[t0].group) out[t] = std::numeric_limits<double>::infinity();
+      if (d.terms[t].group == d.terms[t0].group) {
+        // An absorbable slope's own information is that of a covariate constant within levels
+        // beside an intercept: about 0 (see above).
+        out[t] = absorbable[t] >= 0 ? 0.0 : std::numeric_limits<double>::infinity();
+      }
     }
     for (std::size_t a = 0; a < m; ++a) {
       const std::size_t t = coefs[a].first;
@@ -309,6 +371,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
   log_density_constant_ = c;
 
   choose_level_means();
+  choose_absorbed_slopes();
   check_group_sizes();
   check_identifiability();
   check_level_constant_slopes();
@@ -361,7 +424,8 @@ void model::choose_centered_terms(const centering& centered) {
                                          : "; its grouping factors are " + join(groups)));
     }
   }
-  const std::vector<double> information = level_information(d);
+  const std::vector<std::ptrdiff_t> absorbable = absorbable_slopes(d);
+  const std::vector<double> information = level_information(d, absorbable);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     term_parameters& tp = terms_[t];
     const random_block& block = d.terms[t];
@@ -452,58 +516,53 @@ void model::check_group_sizes() {
   }
 }
 
+void model::choose_absorbed_slopes() {
+  const design& d = design_;
+  const std::vector<std::ptrdiff_t> absorbable = absorbable_slopes(d);
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    if (absorbable[t] < 0) continue;
+    const auto a = static_cast<std::size_t>(absorbable[t]);
+    if (!terms_[a].centered) continue;
+    terms_[a].absorbed.push_back({t, level_constant_values(d, t, 0)});
+    terms_[t].absorbed_into = static_cast<std::ptrdiff_t>(a);
+  }
+}
+
 void model::check_level_constant_slopes() {
   // A varying slope whose covariate takes one value in each level of its factor, beside a
   // varying intercept on that factor: in every level the two effects enter the same rows with
-  // fixed weights 1 and x_j, so the data see only u_Intercept[j] + x_j u_x[j]. The two are told
-  // apart only by the priors and by how the spread of the level effects changes with x_j; the
-  // per-level ridge this leaves is what sets the step size of the election model at 300k rows
-  // (bench/README.md). Z holds, in every row, the k_t entries of each term in formula order.
+  // fixed weights 1 and x_j, so the data see only u_Intercept[j] + x_j u_x[j], and the two are
+  // told apart only by the priors and by how the spread of the level effects changes with x_j.
+  // Where a centered intercept absorbs the slope (term_parameters::absorbed) the sampler no
+  // longer meets the ridge this leaves; the identification is the same either way.
   const design& d = design_;
   if (d.n_obs == 0) return;
-  std::vector<std::size_t> first_entry(d.terms.size(), 0);  // position of term t within a row
-  for (std::size_t t = 1; t < d.terms.size(); ++t) {
-    first_entry[t] = first_entry[t - 1] + d.terms[t - 1].n_coefs();
-  }
   for (std::size_t t = 0; t < d.terms.size(); ++t) {
     const random_block& block = d.terms[t];
     if (block.n_levels >= d.n_obs) continue;  // one row per level: constant trivially
-    bool factor_has_intercept = false;
-    for (const random_block& other : d.terms) {
-      if (other.group == block.group &&
-          std::find(other.coef_names.begin(), other.coef_names.end(), "Intercept") !=
-              other.coef_names.end()) {
-        factor_has_intercept = true;
-      }
-    }
+    const bool factor_has_intercept =
+        std::any_of(d.terms.begin(), d.terms.end(), [&](const random_block& other) {
+          return other.group == block.group &&
+                 std::find(other.coef_names.begin(), other.coef_names.end(), "Intercept") !=
+                     other.coef_names.end();
+        });
     if (!factor_has_intercept) continue;
-    const std::size_t k = block.n_coefs();
-    for (std::size_t c = 0; c < k; ++c) {
-      if (block.coef_names[c] == "Intercept") continue;
-      std::vector<double> level_value(block.n_levels, std::numeric_limits<double>::quiet_NaN());
-      bool constant_within_levels = true;
-      for (std::size_t i = 0; i < d.n_obs && constant_within_levels; ++i) {
-        const auto e = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry[t] + c;
-        const std::size_t level =
-            (static_cast<std::size_t>(d.Z.col_idx[e]) - block.u_offset) / k;
-        double& seen = level_value[level];
-        if (std::isnan(seen)) {
-          seen = d.Z.values[e];
-        } else if (seen != d.Z.values[e]) {
-          constant_within_levels = false;
-        }
-      }
-      if (!constant_within_levels) continue;
+    for (std::size_t c = 0; c < block.n_coefs(); ++c) {
+      if (block.coef_names[c] == "Intercept" || level_constant_values(d, t, c).empty()) continue;
       const std::string& x = block.coef_names[c];
+      const std::string& g = block.group;
       warnings_.push_back(
-          "warning: '" + x + "' is constant within each level of '" + block.group +
-          "', so its varying slope and the varying intercept on '" + block.group +
-          "' enter every level's rows together (the data see only r_" + block.group +
-          "[level,Intercept] + " + x + " * r_" + block.group + "[level," + x +
-          "]); sd_" + block.group + "__" + x + " is identified only through the priors and how "
-          "the spread of the level effects changes with " + x +
-          ", and mixes slowly. A level-level predictor is usually a population-level term: y ~ " +
-          x + " + ... + (1 | " + block.group + ")");
+          "warning: '" + x + "' is constant within each level of '" + g +
+          "', so its varying slope and the varying intercept on '" + g +
+          "' enter every level's rows together (the data see only r_" + g +
+          "[level,Intercept] + " + x + " * r_" + g + "[level," + x + "]); sd_" + g + "__" + x +
+          " is identified only through the priors and how the spread of the level effects "
+          "changes with " + x +
+          (terms_[t].absorbed_into >= 0
+               ? " (the centered intercept samples the sum, so the chains do not crawl along it)"
+               : ", and mixes slowly") +
+          ". A level-level predictor is usually a population-level term: y ~ " + x +
+          " + ... + (1 | " + g + ")");
     }
   }
 }
@@ -878,9 +937,15 @@ std::vector<std::string> model::unconstrained_names() const {
           mean = (b == 0 && design_.has_intercept ? std::string("Intercept")
                                                   : scalars_[b].name) + "+";
         }
+        // An absorbing intercept's entry adds its slopes: "...+potus2016*r_state[AL,potus2016]".
+        std::string slopes;
+        for (const auto& slope : tp.absorbed) {
+          const std::string& x = design_.terms[slope.term].coef_names[0];
+          slopes += "+" + x + "*r_" + block.group + "[" + block.level_labels[j] + "," + x + "]";
+        }
         names[tp.z_q_index + j * tp.k + c] = mean + (tp.centered ? "r_" : "z_") + block.group +
                                               "[" + block.level_labels[j] + "," +
-                                              block.coef_names[c] + "]";
+                                              block.coef_names[c] + "]" + slopes;
       }
     }
   }
@@ -948,23 +1013,25 @@ void model::write_constrained(const double* q, double* out, bool include_group_e
   }
   if (has_sigma_) out[o++] = v.sigma;
   if (!include_group_effects) return;
-  std::vector<double> u;
-  for (const auto& g : output_groups_) {
-    const std::size_t n_levels = design_.terms[g.first_term].n_levels;
-    for (const auto& [t, c] : g.coefs) {
-      const term_parameters& tp = terms_[t];
-      u.resize(tp.k);
-      const double* sd = v.sd.data() + (tp.first_sd - n_beta_);
-      for (std::size_t j = 0; j < n_levels; ++j) {
+  // u_t[j][c]: q less its mean (centered; for an absorbing intercept also less Σ_s x_sj u_s[j],
+  // term_parameters::absorbed), or sd (L z)[c].
+  std::function<double(std::size_t, std::size_t, std::size_t)> effect =
+      [&](std::size_t t, std::size_t c, std::size_t j) {
+        const term_parameters& tp = terms_[t];
         const double* z = q + tp.z_q_index + j * tp.k;
         if (tp.centered) {
-          out[o++] = z[c] - v.level_means[tp.first_sd - n_beta_ + c];
-          continue;
+          double u = z[c] - v.level_means[tp.first_sd - n_beta_ + c];
+          for (const auto& slope : tp.absorbed) u -= slope.level_values[j] * effect(slope.term, 0, j);
+          return u;
         }
         double lz = 0.0;
         for (std::size_t b = 0; b <= c; ++b) lz += v.chol_corr[t][c * tp.k + b] * z[b];
-        out[o++] = sd[c] * lz;
-      }
+        return v.sd[tp.first_sd - n_beta_ + c] * lz;
+      };
+  for (const auto& g : output_groups_) {
+    const std::size_t n_levels = design_.terms[g.first_term].n_levels;
+    for (const auto& [t, c] : g.coefs) {
+      for (std::size_t j = 0; j < n_levels; ++j) out[o++] = effect(t, c, j);
     }
   }
 }

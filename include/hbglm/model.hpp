@@ -79,6 +79,22 @@ struct term_parameters {
    *  factor with the fewest levels (then the most rows_per_level), if that term is centered.
    *  Empty when not centered. */
   std::vector<std::ptrdiff_t> mean_of;
+  /** A centered varying intercept alone in its term (k = 1) absorbs the varying slopes on the
+   *  same factor whose covariate takes one value x_j in each level (other k = 1 terms, e.g. the
+   *  election model's (0 + potus2016 | state) beside (1 | state)): q's entry for level j holds
+   *  m + u[j] + Σ_s x_sj u_s[j], the whole level effect the data see, so the prior of u[j] =
+   *  q - m - Σ_s x_sj u_s[j] is where the slopes enter, and the data no longer pin u[j] and
+   *  x_j u_s[j] only through their sum. Without it each level has a ridge along which the two
+   *  move together, as narrow as the data are rich: at 30k rows the slope took the adapted step
+   *  size of the election model from 0.13 to below 0.01 (bench/README.md). Empty otherwise. */
+  struct absorbed_slope {
+    std::size_t term = 0;              ///< the slope's term (k = 1, not itself absorbing)
+    std::vector<double> level_values;  ///< x_j, one per level of the factor
+  };
+  std::vector<absorbed_slope> absorbed;
+  /** The absorbing term's index when this term's slope is absorbed (above), else -1. Its data
+   *  gradient then cancels (it moves q's entry of the absorbing term with it), leaving the prior. */
+  std::ptrdiff_t absorbed_into = -1;
   /** How much the data say about each level's coefficients, in rows of average size: for each
    *  coefficient, the information of a level's rows about it given the other coefficients on the
    *  same grouping factor (Σ x² for an intercept alone), over the mean x² of a row; the median
@@ -210,6 +226,7 @@ class model {
   void choose_level_means();
   void check_identifiability();
   void check_level_constant_slopes();
+  void choose_absorbed_slopes();
 
   std::shared_ptr<const design> design_ptr_;
   const design& design_;

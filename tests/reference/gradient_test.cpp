@@ -174,6 +174,51 @@ TEST(Gradient, CenteredTermsMatchFiniteDifferences) {
   EXPECT_GT(n_with_covariate_means, n_models / 4);  // the shift of the Intercept is exercised
 }
 
+TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
+  // w1 and w2 take one value per level of g1 (level-level covariates), so a centered (1 | g1)
+  // absorbs their slopes (term_parameters::absorbed): its level mean reads their u, and their
+  // gradient gets the mean's. 200 rows per level of g1: the automatic choice centers the
+  // intercept and leaves the slopes non-centered; "all" centers the slopes too (w1's around b_w1
+  // where the population level has w1).
+  table data = test::random_table(1000, 5, 4, 23);
+  const std::vector<double>& g1 = data.find("g1")->numbers;
+  std::vector<double> w1(g1.size()), w2(g1.size());
+  for (std::size_t i = 0; i < g1.size(); ++i) {
+    w1[i] = 0.1 * g1[i] - 1.5;
+    w2[i] = std::cos(g1[i]);
+  }
+  data.columns.push_back(test::numeric_column("w1", w1));
+  data.columns.push_back(test::numeric_column("w2", w2));
+  const std::vector<std::string> parts = {
+      "x1 + (1 | g1) + (0 + w1 | g1)",
+      "x2 + w1 + (1 | g1) + (0 + w1 | g1) + (0 + w2 | g1) + (0 + x1 | g1)",
+      "x2 + (1 | g1) + (0 + w1 | g1) + (1 + x1 | g2)"};
+  const auto sets = prior_sets();
+  std::uint64_t seed = 1300;
+  std::size_t n_models = 0;
+  for (const auto& fc : family_cases()) {
+    for (const auto& part : parts) {
+      for (const char* centered : {"auto", "all"}) {
+        for (std::size_t s : {0, 2}) {
+          const std::string formula = fc.response + " ~ " + part;
+          const auto base = test::make_model(data, formula, fc.fam, {}, centered);
+          const auto priors = applicable(sets[s], *base);
+          const auto m = test::make_model(data, formula, fc.fam, priors, centered);
+          const std::string label = to_string(fc.fam) + ", " + centered + ": " + formula;
+          ASSERT_TRUE(m->terms()[0].centered) << label;
+          ASSERT_FALSE(m->terms()[0].absorbed.empty()) << label;
+          const auto& slope = m->terms()[m->terms()[0].absorbed[0].term];
+          EXPECT_EQ(slope.centered, std::string(centered) == "all") << label;
+          check_gradient(m, seed++, label);
+          ++n_models;
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(n_models, family_cases().size() * parts.size() * 4);
+}
+
 TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {
   const table data = test::random_table(30, 3, 3, 11);
   std::uint64_t seed = 5;

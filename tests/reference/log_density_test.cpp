@@ -592,6 +592,79 @@ k3_by_hand correlated_k3(const std::vector<double>& q, double eta_lkj) {
 const std::vector<double> k3_q = {0.2, -0.3, 0.4, -0.1, 0.6, -0.9, 0.35,
                                   0.7, -0.4, 1.2, -1.1, 0.25, 0.5};
 
+TEST(LogDensity, AbsorbedSlopeIsAChangeOfVariablesOfTheNonCenteredForm) {
+  // w takes one value per level of g1, so the centered (1 | g1) absorbs (0 + w | g1): q's entry
+  // for level j holds m + u[j] + w_j u_w[j]. At the same constrained values the two forms'
+  // densities differ by the log Jacobian of q_none -> q_absorbed alone: u = sd z per level of the
+  // centered intercept (J log sd); the shifts by m and w_j u_w[j] have unit Jacobian. The
+  // non-centered density is checked by hand above; here also every output value.
+  table t = test::random_table(60, 5, 3, 31);
+  const std::vector<double>& g1 = t.find("g1")->numbers;
+  std::vector<double> w(g1.size());
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.2 * g1[i] - 3.0;
+  t.columns.push_back(test::numeric_column("w", w));
+  const std::string formula = "y_gaussian ~ x1 + (1 | g1) + (0 + w | g1)";
+  const auto absorbed = test::make_model(t, formula, family::gaussian, {}, "g1");
+  const auto none = test::make_model(t, formula, family::gaussian, {}, "none");
+  ASSERT_TRUE(absorbed->terms()[0].centered);
+  ASSERT_EQ(absorbed->terms()[0].absorbed.size(), 1u);
+  const std::vector<double>& w_level = absorbed->terms()[0].absorbed[0].level_values;
+  ASSERT_EQ(w_level.size(), 5u);
+  ASSERT_TRUE(absorbed->terms()[1].centered);  // listed: both terms on g1; u_w = q - 0 then
+
+  const std::size_t J = 5;
+  const double intercept = 0.4, b_x1 = -0.7, sd_i = 0.8, sd_w = 0.3, sigma = 1.3;
+  const std::vector<double> u_i = {0.5, -0.2, 0.9, -1.1, 0.05}, u_w = {0.3, -0.4, 0.1, 0.2, -0.6};
+  auto fill_globals = [&](const model& m, std::vector<double>& q) {
+    for (const scalar_parameter& p : m.scalars()) {
+      const double value = p.name == "Intercept" ? intercept
+                           : p.name == "b_x1"    ? b_x1
+                           : p.name == "sd_g1__Intercept" ? sd_i
+                           : p.name == "sd_g1__w" ? sd_w
+                                                  : sigma;
+      q[p.q_index] = p.transform == scalar_transform::identity ? value * p.column_scale
+                                                               : std::log(value);
+    }
+  };
+  std::vector<double> q_none(none->dim()), q_abs(absorbed->dim());
+  fill_globals(*none, q_none);
+  fill_globals(*absorbed, q_abs);
+  global_values v;
+  absorbed->globals_forward(q_abs.data(), v);
+  const double m = v.level_means[0];  // the intercept the levels are centered on
+  EXPECT_NEAR(m, intercept, 1e-12);   // x1 is no level's mean: no shift
+  for (std::size_t j = 0; j < J; ++j) {
+    q_none[none->terms()[0].z_q_index + j] = u_i[j] / sd_i;
+    q_none[none->terms()[1].z_q_index + j] = u_w[j] / sd_w;
+    q_abs[absorbed->terms()[0].z_q_index + j] = m + u_i[j] + w_level[j] * u_w[j];
+    q_abs[absorbed->terms()[1].z_q_index + j] = u_w[j];
+  }
+  detail::glm_cpu_density d_none(none), d_abs(absorbed);
+  std::vector<double> g_none(none->dim()), g_abs(absorbed->dim());
+  const double lp_none = d_none.log_density_grad(q_none.data(), g_none.data());
+  const double lp_abs = d_abs.log_density_grad(q_abs.data(), g_abs.data());
+  // Both terms centered: u_w = q as well, so the Jacobian is J (log sd_i + log sd_w).
+  const double log_jacobian = static_cast<double>(J) * (std::log(sd_i) + std::log(sd_w));
+  EXPECT_NEAR(lp_abs, lp_none - log_jacobian, 1e-9 * std::fabs(lp_none));
+
+  // The outputs are the same constrained values: r_g1 is u, not q.
+  const auto names = absorbed->output_names();
+  std::vector<double> out_abs(names.size()), out_none(names.size());
+  absorbed->write_constrained(q_abs.data(), out_abs.data());
+  none->write_constrained(q_none.data(), out_none.data());
+  ASSERT_EQ(none->output_names(), names);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_NEAR(out_abs[i], out_none[i], 1e-12) << names[i];
+  }
+  // and those are the values put in.
+  const auto at = [&](const std::string& name) {
+    return out_abs[static_cast<std::size_t>(std::find(names.begin(), names.end(), name) -
+                                            names.begin())];
+  };
+  EXPECT_NEAR(at("r_g1.3.1"), u_i[2], 1e-12);
+  EXPECT_NEAR(at("r_g1.3.2"), u_w[2], 1e-12);
+}
+
 TEST(LogDensity, CorrelatedThreeCoefficients) {
   const auto m = make("yp ~ 1 + (1 + x1 + x2 | h)", family::poisson, {"cor ~ lkj(1.5)"});
   ASSERT_EQ(m->unconstrained_names(),

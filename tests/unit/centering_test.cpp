@@ -114,9 +114,11 @@ TEST(Centering, AutomaticCentersTheTermsWhoseLevelsHaveManyRows) {
   EXPECT_EQ(names[m->terms()[1].z_q_index], "z_small[0,Intercept]");
 }
 
-TEST(Centering, ACovariateConstantWithinLevelsIsConfoundedWithTheIntercept) {
+TEST(Centering, ACovariateConstantWithinLevelsIsAbsorbedByACenteredIntercept) {
   // c depends on the level of big only: (0 + c | big) and (1 | big) are identified only
-  // together, so neither is data-rich although each level has 300 rows; the slope on x is.
+  // together. The intercept, alone in its term, absorbs the slope (q holds the level's whole
+  // effect, term_parameters::absorbed), so its information is judged without c: x given 1, as
+  // in the model without c, and it is centered; the slope's own is about 0, so it is not.
   table t = rich_and_poor_table();
   std::vector<double> c(t.n_rows());
   for (std::size_t i = 0; i < c.size(); ++i) c[i] = 1.0 + 0.5 * static_cast<double>(i % 4);
@@ -124,18 +126,30 @@ TEST(Centering, ACovariateConstantWithinLevelsIsConfoundedWithTheIntercept) {
   const auto m = test::make_model(t, "y ~ x + (1 | big) + (0 + c | big) + (0 + x | big)",
                                   family::gaussian);
   ASSERT_EQ(m->terms().size(), 3u);
-  // Exactly 0 but for the ridge of 1e-9 × the mean Gram diagonal (about 300) and rounding.
-  EXPECT_LT(m->terms()[0].rows_per_level, 1e-3);
-  EXPECT_LT(m->terms()[1].rows_per_level, 1e-3);
-  // Within a level c is a multiple of the intercept, so x given (1, c) is x given 1.
   const big_information expected = information_by_hand(t);
+  EXPECT_NEAR(m->terms()[0].rows_per_level, expected.intercept, 1e-6 * expected.intercept);
+  EXPECT_EQ(m->terms()[1].rows_per_level, 0.0);
   EXPECT_NEAR(m->terms()[2].rows_per_level, expected.slope, 1e-6 * expected.slope);
-  EXPECT_FALSE(m->terms()[0].centered);
+  EXPECT_TRUE(m->terms()[0].centered);
   EXPECT_FALSE(m->terms()[1].centered);
   EXPECT_TRUE(m->terms()[2].centered);
-  // In one correlated term the same: (1 + c | big) is not centered, (1 + x | big) is.
+  ASSERT_EQ(m->terms()[0].absorbed.size(), 1u);
+  EXPECT_EQ(m->terms()[0].absorbed[0].term, 1u);
+  EXPECT_EQ(m->terms()[0].absorbed[0].level_values, (std::vector<double>{1.0, 1.5, 2.0, 2.5}));
+  EXPECT_EQ(m->terms()[1].absorbed_into, 0);
+  EXPECT_EQ(m->terms()[2].absorbed_into, -1);  // x varies within levels
+  EXPECT_EQ(m->unconstrained_names()[m->terms()[0].z_q_index + 2],
+            "Intercept+r_big[2,Intercept]+c*r_big[2,c]");
+  // Non-centered (--centered none) nothing is absorbed, and a term with both coefficients
+  // (1 + c | big) absorbs nothing either: it stays confounded and non-centered.
+  const auto none = test::make_model(t, "y ~ x + (1 | big) + (0 + c | big)", family::gaussian,
+                                     {}, "none");
+  EXPECT_TRUE(none->terms()[0].absorbed.empty());
+  EXPECT_EQ(none->terms()[1].absorbed_into, -1);
   const auto joint = test::make_model(t, "y ~ x + (1 + c | big)", family::gaussian);
   EXPECT_FALSE(joint->terms()[0].centered);
+  EXPECT_LT(joint->terms()[0].rows_per_level, 1e-3);
+  EXPECT_TRUE(joint->terms()[0].absorbed.empty());
   const auto rich = test::make_model(t, "y ~ x + (1 + x | big)", family::gaussian);
   EXPECT_TRUE(rich->terms()[0].centered);
   EXPECT_NEAR(rich->terms()[0].rows_per_level, std::min(expected.intercept, expected.slope),

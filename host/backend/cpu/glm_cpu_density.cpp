@@ -58,6 +58,20 @@ void observation_pass(const design& d, double sigma, const double* u, double* et
 
 }  // namespace
 
+namespace {
+
+/// Level j's mean of an absorbing intercept (term_parameters::absorbed): m + Σ_s x_sj u_s[j],
+/// with the slopes' u already in u.
+double absorbing_level_mean(const design& d, const term_parameters& tp, double m,
+                            std::size_t j, const std::vector<double>& u) {
+  for (const auto& slope : tp.absorbed) {
+    m += slope.level_values[j] * u[d.terms[slope.term].u_offset + j];
+  }
+  return m;
+}
+
+}  // namespace
+
 glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m) : model_(std::move(m)) {
   const design& d = model_->data();
   eta_r_.resize(d.n_obs);
@@ -76,17 +90,24 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   if (!std::isfinite(lp)) return -std::numeric_limits<double>::infinity();
 
   // u_t[j] = diag(sd_t) L_t z_t[j] (non-centered) or q's entries less their means (centered).
+  // A centered intercept that absorbs slopes (term_parameters::absorbed) has a mean per level
+  // that reads those slopes' u: it goes second.
   const auto& terms = m.terms();
-  for (std::size_t t = 0; t < terms.size(); ++t) {
-    const auto& tp = terms[t];
-    const auto& block = d.terms[t];
-    const double* sd = values_.sd.data() + (tp.first_sd - d.n_coefs());
-    const double* mean = values_.level_means.data() + (tp.first_sd - d.n_coefs());
-    const int k = static_cast<int>(tp.k);
-    for (std::size_t j = 0; j < block.n_levels; ++j) {
-      kernels::group_level_forward(k, tp.centered, sd, values_.chol_corr[t].data(), mean,
-                                   q + tp.z_q_index + j * tp.k,
-                                   u_.data() + block.u_offset + j * tp.k);
+  for (const bool absorbing : {false, true}) {
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+      const auto& tp = terms[t];
+      if (tp.absorbed.empty() == absorbing) continue;
+      const auto& block = d.terms[t];
+      const double* sd = values_.sd.data() + (tp.first_sd - d.n_coefs());
+      const double* mean = values_.level_means.data() + (tp.first_sd - d.n_coefs());
+      const int k = static_cast<int>(tp.k);
+      for (std::size_t j = 0; j < block.n_levels; ++j) {
+        const double level_mean = absorbing ? absorbing_level_mean(d, tp, *mean, j, u_) : 0.0;
+        kernels::group_level_forward(k, tp.centered, sd, values_.chol_corr[t].data(),
+                                     absorbing ? &level_mean : mean,
+                                     q + tp.z_q_index + j * tp.k,
+                                     u_.data() + block.u_offset + j * tp.k);
+      }
     }
   }
 
@@ -147,20 +168,34 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   grads_.sd.assign(values_.sd.size(), 0.0);
   grads_.level_means.assign(values_.sd.size(), 0.0);
   grads_.chol_corr.resize(terms.size());
-  for (std::size_t t = 0; t < terms.size(); ++t) {
-    const auto& tp = terms[t];
-    const auto& block = d.terms[t];
-    const int k = static_cast<int>(tp.k);
-    const std::size_t sd0 = tp.first_sd - d.n_coefs();
-    grads_.chol_corr[t].assign(tp.k * tp.k, 0.0);
-    double* g_chol = tp.correlated ? grads_.chol_corr[t].data() : nullptr;
-    for (std::size_t j = 0; j < block.n_levels; ++j) {
-      const std::size_t level = tp.z_q_index + j * tp.k;
-      lp -= 0.5 * kernels::group_level_backward(
-                      k, tp.centered, values_.sd.data() + sd0, values_.chol_corr[t].data(),
-                      values_.level_means.data() + sd0, q + level,
-                      g_u_.data() + block.u_offset + j * tp.k, grad + level,
-                      grads_.sd.data() + sd0, g_chol, grads_.level_means.data() + sd0);
+  // Absorbing terms first: the gradient of their per-level mean goes to the absorbed slopes'
+  // u (∂mean/∂u_s[j] = x_sj), whose own pass then reads it beside Zᵀr.
+  for (const bool absorbing : {true, false}) {
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+      const auto& tp = terms[t];
+      if (tp.absorbed.empty() == absorbing) continue;
+      const auto& block = d.terms[t];
+      const int k = static_cast<int>(tp.k);
+      const std::size_t sd0 = tp.first_sd - d.n_coefs();
+      grads_.chol_corr[t].assign(tp.k * tp.k, 0.0);
+      double* g_chol = tp.correlated ? grads_.chol_corr[t].data() : nullptr;
+      for (std::size_t j = 0; j < block.n_levels; ++j) {
+        const std::size_t level = tp.z_q_index + j * tp.k;
+        const double level_mean =
+            absorbing ? absorbing_level_mean(d, tp, values_.level_means[sd0], j, u_) : 0.0;
+        double g_level_mean = 0.0;
+        lp -= 0.5 * kernels::group_level_backward(
+                        k, tp.centered, values_.sd.data() + sd0, values_.chol_corr[t].data(),
+                        absorbing ? &level_mean : values_.level_means.data() + sd0, q + level,
+                        g_u_.data() + block.u_offset + j * tp.k, grad + level,
+                        grads_.sd.data() + sd0, g_chol,
+                        absorbing ? &g_level_mean : grads_.level_means.data() + sd0);
+        if (!absorbing) continue;
+        grads_.level_means[sd0] += g_level_mean;
+        for (const auto& slope : tp.absorbed) {
+          g_u_[d.terms[slope.term].u_offset + j] += slope.level_values[j] * g_level_mean;
+        }
+      }
     }
   }
   m.globals_backward(q, values_, grads_, grad);

@@ -251,10 +251,11 @@ double cuda_glm_backend::evaluate(const double* q, double* grad) {
                                      cudaMemcpyHostToDevice, s));
   }
 
-  // u_t[j] = diag(sd_t) L_t z_t[j]
+  // u_t[j] = diag(sd_t) L_t z_t[j] (centered: q less the level's mean)
   const int n_terms = static_cast<int>(l.terms.size());
   const auto n_levels = static_cast<std::int64_t>(l.n_levels);
-  kernels::launch_group_forward(data_->terms(), n_terms, n_levels, params_.get(), q, u_.get(), s);
+  kernels::launch_group_forward(data_->terms(), n_terms, n_levels, params_.get(),
+                                data_->absorbed(), data_->absorbed_values(), q, u_.get(), s);
   HBGLM_CUDA_CHECK_LAUNCH();
 
   double* sums = sums_.get();  // [Xᵀr (p) | Σ log p, Σ sq | segment sums]
@@ -315,8 +316,9 @@ double cuda_glm_backend::evaluate(const double* q, double* grad) {
 
   // Chain rule to z (written into grad's z part), and per-level contributions to ∂/∂sd, ∂/∂L
   // and Σ z², summed over levels in a fixed order.
-  kernels::launch_group_backward(data_->terms(), n_terms, n_levels, params_.get(), q, g_u_.get(),
-                                 grad, scratch_.get(), s);
+  kernels::launch_group_backward(data_->terms(), n_terms, n_levels, params_.get(),
+                                 data_->absorbed(), data_->absorbed_values(), u_.get(), q,
+                                 g_u_.get(), grad, scratch_.get(), s);
   HBGLM_CUDA_CHECK_LAUNCH();
   kernels::launch_segment_sums(data_->segments(), static_cast<int>(n_seg), scratch_.get(),
                                segment_partials_.get(), sums + p + 2, s);

@@ -90,6 +90,16 @@ model_layout make_layout(const model& m) {
     desc.centered = tp.centered ? 1 : 0;
     desc.n_cols = static_cast<std::int32_t>(1 + tp.k + (tp.correlated ? tp.k * tp.k : 0) +
                                             (tp.centered ? tp.k : 0));
+    desc.n_absorbed = static_cast<std::int32_t>(tp.absorbed.size());
+    desc.absorbed_begin = static_cast<std::int32_t>(l.absorbed.size());
+    for (const auto& slope : tp.absorbed) {
+      kernels::absorbed_slope_desc a;
+      a.u_offset = static_cast<std::int64_t>(d.terms[slope.term].u_offset);
+      a.values_offset = static_cast<std::int64_t>(l.absorbed_values.size());
+      l.absorbed.push_back(a);
+      l.absorbed_values.insert(l.absorbed_values.end(), slope.level_values.begin(),
+                               slope.level_values.end());
+    }
     for (std::int32_t c = 0; c < desc.n_cols; ++c) {
       kernels::segment_desc s;
       s.offset = desc.scratch_offset + c;
@@ -117,6 +127,8 @@ std::size_t shared_data_bytes(const model_layout& l, const design& d) {
   bytes += 8 * (2 * d.Z.values.size());
   bytes += sizeof(kernels::group_term_desc) * l.terms.size();
   bytes += sizeof(kernels::segment_desc) * l.segments.size();
+  bytes += sizeof(kernels::absorbed_slope_desc) * l.absorbed.size() +
+           sizeof(double) * l.absorbed_values.size();
   return bytes;
 }
 
@@ -157,6 +169,8 @@ cuda_model_data::cuda_model_data(std::shared_ptr<const model> m)
   }
   terms_ = upload(layout_.terms);
   segments_ = upload(layout_.segments);
+  absorbed_ = upload(layout_.absorbed);
+  absorbed_values_ = upload(layout_.absorbed_values);
 }
 
 std::shared_ptr<const cuda_model_data> cuda_model_data::get(const std::shared_ptr<const model>& m) {
