@@ -91,7 +91,11 @@ int command_check(int argc, char** argv, std::ostream& out) {
     // auto reads.
     out << (block.correlated ? " (correlated)" : "") << "; "
         << (tp.centered ? "centered" : "non-centered") << " (data per level ~ "
-        << std::setprecision(3) << tp.rows_per_level << " rows)";
+        << std::setprecision(3) << tp.rows_per_level << " rows";
+    if (!std::isnan(tp.signal_to_noise)) {
+      out << ", levels' spread over noise ~ " << std::setprecision(3) << tp.signal_to_noise;
+    }
+    out << ")";
     // The population-level coefficients its levels are centered on (term_parameters::mean_of).
     std::string means;
     for (const std::ptrdiff_t b : tp.mean_of) {
@@ -142,8 +146,9 @@ const char* const sample_usage =
     "                           (u ~ normal(0, sd)) rather than brms's non-centered one\n"
     "                           (u = sd z): auto (default: the terms whose median level\n"
     "                           has the information of 100 rows about each coefficient,\n"
-    "                           given the factor's other coefficients; `hbglm check` shows\n"
-    "                           it), none (brms), all, or grouping factors separated by\n"
+    "                           given the factor's other coefficients, and whose levels\n"
+    "                           differ by more than that leaves uncertain; `hbglm check`\n"
+    "                           shows it), none (brms), all, or grouping factors separated by\n"
     "                           commas (state,dem). The posterior is the same; the sds of\n"
     "                           data-rich groups mix better centered, data-poor ones\n"
     "                           non-centered\n"

@@ -114,6 +114,80 @@ std::vector<std::ptrdiff_t> absorbable_slopes(const design& d) {
   return into;
 }
 
+/** For term @p t: how far apart its levels' coefficients are against how well each level's rows
+ *  fix them, min over the term's coefficients c of ŝd_c² / median_j v_jc, from a least-squares
+ *  fit of the response on the term's own columns in each level (β_j, with sampling variances
+ *  v_jc = σ̂² (G_j⁻¹)_cc, σ̂² pooled over levels) and the method of moments across levels:
+ *  ŝd_c² = var_j(β_jc) - mean_j(v_jc). Where it is at least 1 the data fix each level's
+ *  coefficient more tightly than the levels vary (I sd² > 1: centered mixes better); below, the
+ *  prior does (non-centered). A rough guide, on the response's own scale whatever the family (the
+ *  ratio is about the same on the link scale near the middle of the data), that counts the other
+ *  terms' effects as noise; NaN where fewer than 3 levels have more rows than coefficients. */
+double level_signal_to_noise(const design& d, std::size_t t) {
+  const random_block& block = d.terms[t];
+  const std::size_t k = block.n_coefs(), n_levels = block.n_levels;
+  std::size_t first_entry = 0;
+  for (std::size_t s = 0; s < t; ++s) first_entry += d.terms[s].n_coefs();
+  std::vector<double> gram(n_levels * k * k, 0.0), zy(n_levels * k, 0.0), yy(n_levels, 0.0);
+  std::vector<std::size_t> rows(n_levels, 0);
+  for (std::size_t i = 0; i < d.n_obs; ++i) {
+    const auto e0 = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry;
+    const std::size_t j = (static_cast<std::size_t>(d.Z.col_idx[e0]) - block.u_offset) / k;
+    const double y = d.y[i];
+    double* g = gram.data() + j * k * k;
+    for (std::size_t a = 0; a < k; ++a) {
+      const double za = d.Z.values[e0 + a];
+      zy[j * k + a] += za * y;
+      for (std::size_t b = 0; b < k; ++b) g[a * k + b] += za * d.Z.values[e0 + b];
+    }
+    yy[j] += y * y;
+    ++rows[j];
+  }
+  std::vector<Eigen::VectorXd> beta(n_levels);
+  std::vector<Eigen::VectorXd> inverse_diag(n_levels);
+  double rss = 0.0;
+  std::size_t dof = 0, n_fitted = 0;
+  const auto ek = static_cast<Eigen::Index>(k);
+  for (std::size_t j = 0; j < n_levels; ++j) {
+    if (rows[j] <= k) continue;
+    Eigen::MatrixXd g = Eigen::Map<const Eigen::MatrixXd>(gram.data() + j * k * k, ek, ek);
+    const Eigen::Map<const Eigen::VectorXd> b(zy.data() + j * k, ek);
+    g.diagonal().array() += 1e-9 * std::max(g.trace() / static_cast<double>(k), 1e-300);
+    const Eigen::LDLT<Eigen::MatrixXd> ldlt(g);
+    beta[j] = ldlt.solve(b);
+    inverse_diag[j] = ldlt.solve(Eigen::MatrixXd::Identity(ek, ek)).diagonal();
+    rss += std::max(0.0, yy[j] - beta[j].dot(b));
+    dof += rows[j] - k;
+    ++n_fitted;
+  }
+  if (n_fitted < 3 || dof == 0) return std::numeric_limits<double>::quiet_NaN();
+  const double sigma2 = rss / static_cast<double>(dof);
+  double ratio = std::numeric_limits<double>::infinity();
+  for (std::size_t c = 0; c < k; ++c) {
+    std::vector<double> estimates, variances;
+    for (std::size_t j = 0; j < n_levels; ++j) {
+      if (rows[j] <= k) continue;
+      estimates.push_back(beta[j](static_cast<Eigen::Index>(c)));
+      variances.push_back(sigma2 * inverse_diag[j](static_cast<Eigen::Index>(c)));
+    }
+    double mean = 0.0, mean_variance = 0.0;
+    for (std::size_t j = 0; j < estimates.size(); ++j) {
+      mean += estimates[j];
+      mean_variance += variances[j];
+    }
+    mean /= static_cast<double>(estimates.size());
+    mean_variance /= static_cast<double>(estimates.size());
+    double spread = 0.0;
+    for (double e : estimates) spread += (e - mean) * (e - mean);
+    spread /= static_cast<double>(estimates.size() - 1);
+    const double sd2 = std::max(0.0, spread - mean_variance);
+    const double typical_variance = median_of(variances);
+    ratio = std::min(ratio, typical_variance > 0.0 ? sd2 / typical_variance
+                                                   : std::numeric_limits<double>::infinity());
+  }
+  return ratio;
+}
+
 /** Per group-level term, how much each level's rows tell about its coefficients, in rows of
  *  average size: for coefficient c on grouping factor f, level j, the information Σ_{rows of j}
  *  x_c² given the other coefficients on f (the Schur complement of the level's Gram matrix over
@@ -433,6 +507,11 @@ void model::choose_centered_terms(const centering& centered) {
     switch (centered.how) {
       case centering::mode::automatic:  // 0 information beyond max_centered_k coefficients
         tp.centered = tp.rows_per_level >= centering::automatic_threshold;
+        if (tp.centered) {
+          tp.signal_to_noise = level_signal_to_noise(d, t);
+          // NaN (too few levels to tell): the rows alone decide.
+          tp.centered = !(tp.signal_to_noise < centering::automatic_signal_to_noise);
+        }
         break;
       case centering::mode::none:
         tp.centered = false;

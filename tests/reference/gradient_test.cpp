@@ -177,18 +177,21 @@ TEST(Gradient, CenteredTermsMatchFiniteDifferences) {
 TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
   // w1 and w2 take one value per level of g1 (level-level covariates), so a centered (1 | g1)
   // absorbs their slopes (term_parameters::absorbed): its level mean reads their u, and their
-  // gradient gets the mean's. 200 rows per level of g1: the automatic choice centers the
-  // intercept and leaves the slopes non-centered; "all" centers the slopes too (w1's around b_w1
-  // where the population level has w1).
+  // gradient gets the mean's. "g1" and "all" center the slopes too (w1's around b_w1 where the
+  // population level has w1); the automatic choice, on gaussian data whose g1 levels differ
+  // (200 rows per level), centers the intercept and leaves the slopes non-centered.
   table data = test::random_table(1000, 5, 4, 23);
   const std::vector<double>& g1 = data.find("g1")->numbers;
-  std::vector<double> w1(g1.size()), w2(g1.size());
+  std::vector<double> w1(g1.size()), w2(g1.size()), y_levels(g1.size());
+  const std::vector<double>& y = data.find("y_gaussian")->numbers;
   for (std::size_t i = 0; i < g1.size(); ++i) {
     w1[i] = 0.1 * g1[i] - 1.5;
     w2[i] = std::cos(g1[i]);
+    y_levels[i] = y[i] + 2.0 * std::sin(g1[i]);  // level effects of sd about 1.4
   }
   data.columns.push_back(test::numeric_column("w1", w1));
   data.columns.push_back(test::numeric_column("w2", w2));
+  data.columns.push_back(test::numeric_column("y_levels", y_levels));
   const std::vector<std::string> parts = {
       "x1 + (1 | g1) + (0 + w1 | g1)",
       "x2 + w1 + (1 | g1) + (0 + w1 | g1) + (0 + w2 | g1) + (0 + x1 | g1)",
@@ -196,27 +199,36 @@ TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
   const auto sets = prior_sets();
   std::uint64_t seed = 1300;
   std::size_t n_models = 0;
+  auto check = [&](const std::string& formula, family fam, const std::string& centered,
+                   std::size_t set) {
+    const auto base = test::make_model(data, formula, fam, {}, centered);
+    const auto m = test::make_model(data, formula, fam, applicable(sets[set], *base), centered);
+    const std::string label = to_string(fam) + ", " + centered + ": " + formula;
+    EXPECT_TRUE(m->terms()[0].centered) << label;
+    EXPECT_FALSE(m->terms()[0].absorbed.empty()) << label;
+    if (m->terms()[0].absorbed.empty()) return;
+    const auto& slope = m->terms()[m->terms()[0].absorbed[0].term];
+    EXPECT_EQ(slope.centered, centered != "auto") << label;
+    check_gradient(m, seed++, label);
+    ++n_models;
+  };
   for (const auto& fc : family_cases()) {
     for (const auto& part : parts) {
-      for (const char* centered : {"auto", "all"}) {
-        for (std::size_t s : {0, 2}) {
-          const std::string formula = fc.response + " ~ " + part;
-          const auto base = test::make_model(data, formula, fc.fam, {}, centered);
-          const auto priors = applicable(sets[s], *base);
-          const auto m = test::make_model(data, formula, fc.fam, priors, centered);
-          const std::string label = to_string(fc.fam) + ", " + centered + ": " + formula;
-          ASSERT_TRUE(m->terms()[0].centered) << label;
-          ASSERT_FALSE(m->terms()[0].absorbed.empty()) << label;
-          const auto& slope = m->terms()[m->terms()[0].absorbed[0].term];
-          EXPECT_EQ(slope.centered, std::string(centered) == "all") << label;
-          check_gradient(m, seed++, label);
-          ++n_models;
+      for (const char* centered : {"g1", "all"}) {
+        for (std::size_t set : {0, 2}) {
+          check(fc.response + " ~ " + part, fc.fam, centered, set);
           if (HasFailure()) return;
         }
       }
     }
   }
-  EXPECT_EQ(n_models, family_cases().size() * parts.size() * 4);
+  for (const auto& part : parts) {
+    for (std::size_t set : {0, 2}) {
+      check("y_levels ~ " + part, family::gaussian, "auto", set);
+      if (HasFailure()) return;
+    }
+  }
+  EXPECT_EQ(n_models, (family_cases().size() * 4 + 2) * parts.size());
 }
 
 TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,7 +40,7 @@ TEST(Centering, RejectsAnEmptyName) {
 }
 
 /// 1,200 rows: factor `big` with 4 levels of 300 rows, factor `small` with 600 levels of 2 rows,
-/// a covariate x ~ normal(0, 1).
+/// a covariate x ~ normal(0, 1); big's levels have their own intercepts and slopes.
 table rich_and_poor_table() {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal(0.0, 1.0);
@@ -49,7 +50,10 @@ table rich_and_poor_table() {
     x[i] = normal(rng);
     big[i] = static_cast<double>(i % 4);
     small[i] = static_cast<double>(i / 2);
-    y[i] = 0.5 * x[i] + 0.3 * big[i] + normal(rng);
+    // big's levels differ in intercept (0, 0.3, 0.6, 0.9) and in the slope on x (0.5 to 1.1):
+    // both far more than 300 rows per level leave uncertain, so the automatic choice centers
+    // both terms on big.
+    y[i] = (0.5 + 0.2 * big[i]) * x[i] + 0.3 * big[i] + normal(rng);
   }
   table t;
   t.source = "rich_and_poor";
@@ -112,6 +116,57 @@ TEST(Centering, AutomaticCentersTheTermsWhoseLevelsHaveManyRows) {
   const auto names = m->unconstrained_names();
   EXPECT_EQ(names[m->terms()[0].z_q_index], "Intercept+r_big[0,Intercept]");
   EXPECT_EQ(names[m->terms()[1].z_q_index], "z_small[0,Intercept]");
+}
+
+TEST(Centering, ManyRowsPerLevelButLevelsThatHardlyDifferStayNonCentered) {
+  // 8 levels of 300 rows. The automatic choice also asks how far apart the levels are against
+  // how well their rows fix them (term_parameters::signal_to_noise); for an intercept alone, by
+  // hand: (variance of the level means - mean of s²/n_j) / median of s²/n_j, with s² the pooled
+  // within-level variance. Level effects of sd 0.02 against a noise of 1 (s²/n_j = 1/300):
+  // about 0.1, the prior outweighs 300 rows, non-centered; of sd 0.5: about 75, centered.
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const std::size_t n = 2400, n_levels = 8;
+  for (const double effect_sd : {0.02, 0.5}) {
+    std::vector<double> y(n), g(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      g[i] = static_cast<double>(i % n_levels);
+      const double level_effect = effect_sd * (static_cast<double>(i % n_levels) - 3.5) / 2.449;
+      y[i] = 1.0 + level_effect + normal(rng);
+    }
+    table t;
+    t.source = "levels";
+    t.columns = {test::numeric_column("y", y), test::numeric_column("g", g)};
+    for (std::size_t i = 0; i < n; ++i) t.line_of_row.push_back(i + 2);
+
+    std::vector<double> sum(n_levels, 0.0), sum_sq(n_levels, 0.0), count(n_levels, 0.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto j = static_cast<std::size_t>(g[i]);
+      sum[j] += y[i];
+      sum_sq[j] += y[i] * y[i];
+      count[j] += 1.0;
+    }
+    double within = 0.0, mean_of_means = 0.0;
+    for (std::size_t j = 0; j < n_levels; ++j) {
+      within += sum_sq[j] - sum[j] * sum[j] / count[j];
+      mean_of_means += sum[j] / count[j] / static_cast<double>(n_levels);
+    }
+    const double s2 = within / static_cast<double>(n - n_levels);
+    double spread = 0.0;
+    for (std::size_t j = 0; j < n_levels; ++j) {
+      spread += std::pow(sum[j] / count[j] - mean_of_means, 2) / static_cast<double>(n_levels - 1);
+    }
+    const double noise = s2 / 300.0;  // every level has 300 rows
+    const double expected = std::max(0.0, spread - noise) / noise;
+
+    const auto m = test::make_model(t, "y ~ 1 + (1 | g)", family::gaussian);
+    EXPECT_DOUBLE_EQ(m->terms()[0].rows_per_level, 300.0);
+    EXPECT_NEAR(m->terms()[0].signal_to_noise, expected, 1e-6 * std::max(1.0, expected))
+        << effect_sd;
+    EXPECT_EQ(m->terms()[0].centered, effect_sd > 0.1) << m->terms()[0].signal_to_noise;
+    if (effect_sd < 0.1) EXPECT_LT(expected, centering::automatic_signal_to_noise);
+    if (effect_sd > 0.1) EXPECT_GT(expected, 10 * centering::automatic_signal_to_noise);
+  }
 }
 
 TEST(Centering, ACovariateConstantWithinLevelsIsAbsorbedByACenteredIntercept) {
