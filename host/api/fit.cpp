@@ -257,6 +257,7 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
           mcmc::chain_setup setup;
           setup.n_dense_globals = m.n_globals();
           setup.init_centers = m.init_centers();
+          if (options.initial_metric_from_data) setup.initial_inv_metric = m.initial_inv_metric();
           chain_results[idx] = mcmc::run_chain(*backend, options.nuts,
                                                static_cast<std::uint32_t>(chain_id(c)),
                                                *writers[idx], setup);

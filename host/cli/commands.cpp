@@ -172,6 +172,9 @@ const char* const sample_usage =
     "  --max-depth N            10: maximum tree depth\n"
     "  --metric NAME            diag (default), dense, dense_diag (dense over the global\n"
     "                           parameters, diagonal over the group-level effects)\n"
+    "  --metric-init WHICH      unit (default, Stan's) or data: warmup starts from\n"
+    "                           variances guessed from the data, as from a CmdStan metric\n"
+    "                           file (experimental; bench/README.md)\n"
     "  --init R                 2: initial values uniform(-R, R) on the unconstrained scale\n"
     "  --backend NAME           cpu (default), cuda, or auto (cuda when a device is present\n"
     "                           and there are at least 50,000 observations)\n"
@@ -227,8 +230,8 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   const args a(argc, argv, 2,
                {"data", "formula", "family", "prior", "centered", "chains", "chain-id", "threads",
                 "warmup", "samples", "thin", "seed", "adapt-delta", "stepsize", "max-depth",
-                "metric", "init", "backend", "output-dir", "output-prefix", "save-group-effects",
-                "sig-figs"},
+                "metric", "metric-init", "init", "backend", "output-dir", "output-prefix",
+                "save-group-effects", "sig-figs"},
                {"help", "quiet", "no-adapt", "save-warmup"});
   if (a.has("help")) {
     out << sample_usage;
@@ -256,6 +259,11 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   n.adapt_engaged = !a.has("no-adapt");
   n.max_depth = static_cast<int>(a.get_int("max-depth", n.max_depth, 1, 30));
   n.metric = parse_metric_kind(a.get("metric", "diag"));
+  const std::string metric_init = a.get("metric-init", "unit");
+  if (metric_init != "data" && metric_init != "unit") {
+    throw option_error("--metric-init must be data or unit, not '" + metric_init + "'");
+  }
+  o.initial_metric_from_data = metric_init == "data";
   n.init_radius = a.get_real("init", n.init_radius, 0.0, 1e6);
   const std::string backend_name = a.get("backend", "cpu");
   o.output_dir = a.get("output-dir", ".");

@@ -119,6 +119,26 @@ chain_result run_chain(detail::backend& backend, const nuts_options& options, st
 
   chain_result result;
   result.inv_metric = detail::inv_metric::identity(dim, n_dense);
+  const bool adapt = options.adapt_engaged && options.num_warmup > 0;
+  if (adapt && !setup.initial_inv_metric.empty()) {
+    if (setup.initial_inv_metric.size() != dim) {
+      throw option_error("initial inverse metric has " +
+                         std::to_string(setup.initial_inv_metric.size()) +
+                         " entries; the model has " + std::to_string(dim) + " parameters");
+    }
+    for (std::size_t i = 0; i < dim; ++i) {
+      const double v = setup.initial_inv_metric[i];
+      if (!(v > 0.0) || !std::isfinite(v)) {
+        throw option_error("initial inverse metric entry " + std::to_string(i) +
+                           " is not a positive finite number");
+      }
+      if (i < n_dense) {
+        result.inv_metric.dense[i * n_dense + i] = v;
+      } else {
+        result.inv_metric.diag[i - n_dense] = v;
+      }
+    }
+  }
   backend.set_inv_metric(result.inv_metric);
 
   result.init = find_initial_values(backend, options, chain, setup, callbacks);
@@ -130,7 +150,6 @@ chain_result run_chain(detail::backend& backend, const nuts_options& options, st
   sampler.set_max_delta_h(options.max_delta_h);
   sampler.seed_position(result.init.data());
 
-  const bool adapt = options.adapt_engaged && options.num_warmup > 0;
   stepsize_adaptation stepsize_adapter;
   stepsize_adapter.set_mu(std::log(10 * options.stepsize));
   stepsize_adapter.set_delta(options.delta);

@@ -978,6 +978,95 @@ std::vector<double> model::init_centers() const {
   return centers;
 }
 
+std::vector<double> model::initial_inv_metric() const {
+  const design& d = design_;
+  std::vector<double> var(dim_, 1.0);
+  const auto n = static_cast<double>(d.n_obs);
+  if (d.n_obs == 0) return var;
+  // φ: a row's noise variance on the link scale.
+  double phi = 1.0;
+  switch (d.family) {
+    case family::gaussian:
+      if (!d.se.empty()) {
+        phi = 0.0;
+        for (double s : d.se) phi += s * s / n;
+      } else if (d.n_obs > 1) {
+        double mean = 0.0, sum_sq = 0.0;
+        for (double y : d.y) mean += y / n;
+        for (double y : d.y) sum_sq += (y - mean) * (y - mean);
+        phi = sum_sq / (n - 1.0);
+      }
+      break;
+    case family::bernoulli:
+    case family::binomial: {
+      double successes = 0.0, trials = 0.0;
+      for (std::size_t i = 0; i < d.n_obs; ++i) {
+        successes += d.y[i];
+        trials += d.trials.empty() ? 1.0 : d.trials[i];
+      }
+      const double p = std::clamp(successes / std::max(trials, 1.0), 0.01, 0.99);
+      phi = 1.0 / ((trials / n) * p * (1.0 - p));
+      break;
+    }
+    case family::poisson: {
+      double mean = 0.0;
+      for (double y : d.y) mean += y / n;
+      phi = 1.0 / std::max(mean, 0.1);
+      break;
+    }
+  }
+  if (!(phi > 0.0) || !std::isfinite(phi)) phi = 1.0;
+
+  // Population-level coefficients that are some centered term's level mean (mean_of).
+  std::vector<std::ptrdiff_t> mean_term(n_beta_, -1);
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    for (const std::ptrdiff_t b : terms_[t].mean_of) {
+      if (b >= 0) mean_term[static_cast<std::size_t>(b)] = static_cast<std::ptrdiff_t>(t);
+    }
+  }
+  for (std::size_t s = 0; s < scalars_.size(); ++s) {
+    const scalar_parameter& p = scalars_[s];
+    if (p.transform == scalar_transform::fixed) continue;
+    double v = 1.0;
+    if (p.transform == scalar_transform::identity && s < n_beta_) {
+      v = phi / n;
+      if (mean_term[s] >= 0) {
+        const term_parameters& tp = terms_[static_cast<std::size_t>(mean_term[s])];
+        const double levels = static_cast<double>(d.terms[&tp - terms_.data()].n_levels);
+        const double spread = std::isnan(tp.signal_to_noise) ? 1.0 : tp.signal_to_noise;
+        v = (1.0 + spread) * phi / (std::max(tp.rows_per_level, 1.0) * levels);
+      }
+    } else if (p.transform == scalar_transform::positive) {
+      if (has_sigma_ && s == sigma_index_) {
+        v = 1.0 / (2.0 * n);
+      } else {
+        for (std::size_t t = 0; t < terms_.size(); ++t) {
+          if (s >= terms_[t].first_sd && s < terms_[t].first_sd + terms_[t].k) {
+            v = std::min(1.0, 1.0 / (2.0 * static_cast<double>(d.terms[t].n_levels)));
+          }
+        }
+      }
+    }
+    var[p.q_index] = v;
+  }
+  // Centered levels: φ over the level's Σ x² of each coefficient.
+  std::vector<double> level_sum_sq(d.n_u, 0.0);
+  for (std::size_t e = 0; e < d.Z.n_nonzeros(); ++e) {
+    level_sum_sq[static_cast<std::size_t>(d.Z.col_idx[e])] += d.Z.values[e] * d.Z.values[e];
+  }
+  for (std::size_t t = 0; t < terms_.size(); ++t) {
+    const term_parameters& tp = terms_[t];
+    if (!tp.centered) continue;
+    const random_block& block = d.terms[t];
+    for (std::size_t i = 0; i < block.n_levels * tp.k; ++i) {
+      const double information = level_sum_sq[block.u_offset + i];
+      var[tp.z_q_index + i] = information > 0.0 ? phi / information : 1.0;
+    }
+  }
+  for (double& v : var) v = std::clamp(std::isfinite(v) ? v : 1.0, 1e-12, 1e6);
+  return var;
+}
+
 std::vector<std::string> model::unconstrained_names() const {
   std::vector<std::string> names(dim_);
   for (const auto& p : scalars_) {

@@ -295,8 +295,18 @@ TEST(CliSample, NoAdaptKeepsTheGivenStepSize) {
   const std::vector<double>& lp = fixed.columns[fixed.find("lp__")];
   EXPECT_NE(lp.front(), lp.back());  // small enough a step to move
 
+  EXPECT_EQ(fixed.config.at("metric_init"), "unit");
   const cmdstan_csv adapted = run_with("adapt", "");
   EXPECT_EQ(adapted.config.at("adapt_engaged"), "1");
+  EXPECT_EQ(adapted.config.at("metric_init"), "unit");  // Stan's, the default
+  // --metric-init data: warmup starts elsewhere (another first step size), the file says so.
+  const cmdstan_csv from_data = run_with("adapt_data", "--metric-init data");
+  EXPECT_EQ(from_data.config.at("metric_init"), "data");
+  ASSERT_EQ(from_data.n_draws(), 30u);
+  EXPECT_NE(from_data.adaptation.step_size, adapted.adaptation.step_size);
+  // Ignored without adaptation (CmdStan's adapt engaged=0 keeps the unit metric here).
+  EXPECT_EQ(run_with("no_adapt_data", "--no-adapt --metric-init data").config.at("metric_init"),
+            "unit");
   ASSERT_EQ(adapted.n_draws(), 30u);
   EXPECT_NE(adapted.columns[adapted.find("stepsize__")].front(), 0.001);
 }
@@ -373,6 +383,7 @@ TEST(CliSample, BadOptionsFailWithAClearMessage) {
       {base + " --stepsize fast", "--stepsize must be a number, not 'fast'"},
       {base + " --no-adapt 1", "unexpected argument '1'"},
       {base + " --metric full", "metric"},
+      {base + " --metric-init guess", "--metric-init must be data or unit, not 'guess'"},
       {base + " --family gamma", "unknown family 'gamma'"},
       {base + " --backend tpu", "unknown backend 'tpu'"},
       {base + " --output-dir /proc/hbglm_cannot_write", "cannot"},

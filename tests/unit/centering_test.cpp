@@ -169,6 +169,54 @@ TEST(Centering, ManyRowsPerLevelButLevelsThatHardlyDifferStayNonCentered) {
   }
 }
 
+TEST(Centering, InitialInverseMetricFollowsTheData) {
+  // model::initial_inv_metric by hand on rich_and_poor_table (gaussian: φ = var(y)).
+  const table t = rich_and_poor_table();
+  const auto& y = t.find("y")->numbers;
+  const auto& x = t.find("x")->numbers;
+  const double n = static_cast<double>(y.size());
+  double mean = 0.0, phi = 0.0;
+  for (double v : y) mean += v / n;
+  for (double v : y) phi += (v - mean) * (v - mean) / (n - 1.0);
+
+  // Non-centered: coefficients φ/n, log sigma 1/(2n), log sds 1/(2J), z's 1.
+  const auto none = test::make_model(t, rich_and_poor_formula, family::gaussian, {}, "none");
+  const auto names = none->unconstrained_names();
+  const auto v = none->initial_inv_metric();
+  ASSERT_EQ(v.size(), none->dim());
+  auto at = [&](const std::vector<double>& values, const std::vector<std::string>& labels,
+                const std::string& name) {
+    const auto it = std::find(labels.begin(), labels.end(), name);
+    EXPECT_NE(it, labels.end()) << name;
+    return it == labels.end() ? -1.0 : values[static_cast<std::size_t>(it - labels.begin())];
+  };
+  EXPECT_NEAR(at(v, names, "Intercept"), phi / n, 1e-12);
+  EXPECT_NEAR(at(v, names, "b_x"), phi / n, 1e-12);
+  EXPECT_NEAR(at(v, names, "log(sigma)"), 1.0 / (2.0 * n), 1e-15);
+  EXPECT_NEAR(at(v, names, "log(sd_big__Intercept)"), 1.0 / 8.0, 1e-15);
+  EXPECT_NEAR(at(v, names, "log(sd_small__Intercept)"), 1.0 / 1200.0, 1e-15);
+  EXPECT_EQ(at(v, names, "z_big[2,Intercept]"), 1.0);
+  EXPECT_EQ(at(v, names, "z_small[7,Intercept]"), 1.0);
+
+  // big centered (auto): its levels φ/Σx² over their rows (300 rows: φ/300 for the intercept);
+  // the Intercept (at x = 0, as b_x is a mean too) is their mean: (1 + spread over noise) φ /
+  // (rows per level · J).
+  const auto centered = test::make_model(t, rich_and_poor_formula, family::gaussian);
+  ASSERT_TRUE(centered->terms()[0].centered);
+  ASSERT_TRUE(centered->terms()[2].centered);
+  const auto c_names = centered->unconstrained_names();
+  const auto c = centered->initial_inv_metric();
+  EXPECT_NEAR(at(c, c_names, "Intercept+r_big[1,Intercept]"), phi / 300.0, 1e-12);
+  double xx_level3 = 0.0;
+  for (std::size_t i = 3; i < x.size(); i += 4) xx_level3 += x[i] * x[i];
+  EXPECT_NEAR(at(c, c_names, "b_x+r_big[3,x]"), phi / xx_level3, 1e-12);
+  const term_parameters& big = centered->terms()[0];
+  EXPECT_NEAR(at(c, c_names, "Intercept(x at 0)"),
+              (1.0 + big.signal_to_noise) * phi / (big.rows_per_level * 4.0), 1e-12);
+  // A constant prior removes a parameter from q; nothing else changes size.
+  EXPECT_EQ(c.size(), centered->dim());
+}
+
 TEST(Centering, ACovariateConstantWithinLevelsIsAbsorbedByACenteredIntercept) {
   // c depends on the level of big only: (0 + c | big) and (1 | big) are identified only
   // together. The intercept, alone in its term, absorbs the slope (q holds the level's whole

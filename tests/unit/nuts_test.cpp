@@ -691,6 +691,43 @@ TEST(RunChain, ReportsEveryIterationAndTheAdaptation) {
   }
 }
 
+TEST(RunChain, WarmupStartsFromTheGivenInverseMetric) {
+  // chain_setup::initial_inv_metric replaces the unit metric warmup starts from (CmdStan's metric
+  // file). With 15 warmup iterations (< 20: no adaptation window) it is the metric sampling uses,
+  // dense block included; the heuristic's first step size differs from the unit metric's. A
+  // wrong size or a non-positive entry is refused.
+  for (metric_kind kind : {metric_kind::diag, metric_kind::dense_diag}) {
+    auto backend = make_cpu(small_normal());
+    nuts_options o;
+    o.num_warmup = 15;
+    o.num_samples = 5;
+    o.seed = 4;
+    o.metric = kind;
+    chain_setup setup;
+    setup.n_dense_globals = 2;
+    setup.initial_inv_metric = {1.0, 9.0, 0.04};
+    recorder given, unit;
+    const chain_result res = run_chain(backend, o, 1, given, setup);
+    if (kind == metric_kind::diag) {
+      EXPECT_EQ(res.inv_metric.diag, setup.initial_inv_metric);
+    } else {
+      EXPECT_EQ(res.inv_metric.dense, (std::vector<double>{1.0, 0.0, 0.0, 9.0}));
+      EXPECT_EQ(res.inv_metric.diag, std::vector<double>{0.04});
+    }
+    setup.initial_inv_metric.clear();
+    run_chain(backend, o, 1, unit, setup);
+    EXPECT_NE(given.draws[0].stepsize, unit.draws[0].stepsize);
+  }
+  auto backend = make_cpu(small_normal());
+  nuts_options o;
+  chain_setup bad;
+  bad.initial_inv_metric = {1.0, 1.0};
+  recorder r;
+  EXPECT_THROW(run_chain(backend, o, 1, r, bad), option_error);
+  bad.initial_inv_metric = {1.0, 0.0, 1.0};
+  EXPECT_THROW(run_chain(backend, o, 1, r, bad), option_error);
+}
+
 TEST(RunChain, SameSeedSameDrawsOtherChainOtherDraws) {
   for (metric_kind kind : {metric_kind::diag, metric_kind::dense, metric_kind::dense_diag}) {
     nuts_options o;
