@@ -59,12 +59,18 @@ double inv_logit(double x) {
 
 std::string join(const std::vector<std::string>& names) { return detail::message_list(names); }
 
-/** The covariate of coefficient @p c of term @p t per level of its factor, when it takes one
- *  value in each level (a level-level predictor); empty when it varies within some level. Z
- *  holds, in every row, the k entries of each term in formula order. */
-std::vector<double> level_constant_values(const design& d, std::size_t t, std::size_t c) {
-  std::size_t first_entry = 0;  // the term's first entry within a row of Z
+/** Where term @p t's entries start within a row of Z, which holds in every row the k entries of
+ *  each term in formula order (design.cpp, build_z). */
+std::size_t first_entry_in_row(const design& d, std::size_t t) {
+  std::size_t first_entry = 0;
   for (std::size_t s = 0; s < t; ++s) first_entry += d.terms[s].n_coefs();
+  return first_entry;
+}
+
+/** The covariate of coefficient @p c of term @p t per level of its factor, when it takes one
+ *  value in each level (a level-level predictor); empty when it varies within some level. */
+std::vector<double> level_constant_values(const design& d, std::size_t t, std::size_t c) {
+  const std::size_t first_entry = first_entry_in_row(d, t);
   const random_block& block = d.terms[t];
   const std::size_t k = block.n_coefs();
   std::vector<double> values(block.n_levels, std::numeric_limits<double>::quiet_NaN());
@@ -126,8 +132,7 @@ std::vector<std::ptrdiff_t> absorbable_slopes(const design& d) {
 double level_signal_to_noise(const design& d, std::size_t t) {
   const random_block& block = d.terms[t];
   const std::size_t k = block.n_coefs(), n_levels = block.n_levels;
-  std::size_t first_entry = 0;
-  for (std::size_t s = 0; s < t; ++s) first_entry += d.terms[s].n_coefs();
+  const std::size_t first_entry = first_entry_in_row(d, t);
   std::vector<double> gram(n_levels * k * k, 0.0), zy(n_levels * k, 0.0), yy(n_levels, 0.0);
   std::vector<std::size_t> rows(n_levels, 0);
   for (std::size_t i = 0; i < d.n_obs; ++i) {

@@ -164,8 +164,11 @@ TEST(Centering, ManyRowsPerLevelButLevelsThatHardlyDifferStayNonCentered) {
     EXPECT_NEAR(m->terms()[0].signal_to_noise, expected, 1e-6 * std::max(1.0, expected))
         << effect_sd;
     EXPECT_EQ(m->terms()[0].centered, effect_sd > 0.1) << m->terms()[0].signal_to_noise;
-    if (effect_sd < 0.1) EXPECT_LT(expected, centering::automatic_signal_to_noise);
-    if (effect_sd > 0.1) EXPECT_GT(expected, 10 * centering::automatic_signal_to_noise);
+    if (effect_sd < 0.1) {
+      EXPECT_LT(expected, centering::automatic_signal_to_noise);
+    } else {
+      EXPECT_GT(expected, 10 * centering::automatic_signal_to_noise);
+    }
   }
 }
 

@@ -56,10 +56,6 @@ void observation_pass(const design& d, double sigma, const double* u, double* et
   *sq_residual = sq;
 }
 
-}  // namespace
-
-namespace {
-
 /// Level j's mean of an absorbing intercept (term_parameters::absorbed): m + Σ_s x_sj u_s[j],
 /// with the slopes' u already in u.
 double absorbing_level_mean(const design& d, const term_parameters& tp, double m,
