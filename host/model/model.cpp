@@ -198,9 +198,12 @@ double level_signal_to_noise(const design& d, std::size_t t) {
  *  x_c² given the other coefficients on f (the Schur complement of the level's Gram matrix over
  *  f's coefficients), divided by the mean of x_c² over all rows; the median over levels; the
  *  smallest over the term's coefficients. For an intercept alone that is the median rows per
- *  level. A covariate constant within each level (the election model's potus2016 on state) is
- *  confounded with the factor's intercept, and both get about 0: the data fix their sum, not
- *  each, so the direction between them is the prior's, which the non-centered form suits. */
+ *  level. A covariate constant within each level is confounded with the factor's intercept, and
+ *  both get about 0: the data fix their sum, not each, so the direction between them is the
+ *  prior's, which the non-centered form suits. Except for the slopes in @p absorbable (k = 1
+ *  terms beside an intercept-only term, absorbable_slopes: the election model's potus2016 on
+ *  state): they get 0 and are left out of the factor's other coefficients, because a centered
+ *  intercept that absorbs them samples the sum itself. */
 std::vector<double> level_information(const design& d,
                                       const std::vector<std::ptrdiff_t>& absorbable) {
   const std::size_t n_terms = d.terms.size();

@@ -100,7 +100,9 @@ struct term_parameters {
    *  coefficient, the information of a level's rows about it given the other coefficients on the
    *  same grouping factor (Σ x² for an intercept alone), over the mean x² of a row; the median
    *  over levels; the smallest over the term's coefficients. About the observations per level;
-   *  near 0 for a covariate constant within levels, confounded with the factor's intercept.
+   *  near 0 for a covariate constant within levels, confounded with the factor's intercept
+   *  (exactly 0 for a slope an intercept-only term could absorb, see absorbed, and that
+   *  intercept's information is then reckoned without it).
    *  Where even each coefficient's own information (Σ x² alone) is under the automatic
    *  threshold for every coefficient on the factor, that upper bound is reported instead (the
    *  per-level Gram matrices are then not formed). What the automatic choice reads (0 for a
