@@ -172,9 +172,9 @@ const char* const sample_usage =
     "  --max-depth N            10: maximum tree depth\n"
     "  --metric NAME            diag (default), dense, dense_diag (dense over the global\n"
     "                           parameters, diagonal over the group-level effects)\n"
-    "  --metric-init WHICH      unit (default, Stan's) or data: warmup starts from\n"
-    "                           variances guessed from the data, as from a CmdStan metric\n"
-    "                           file (experimental; bench/README.md)\n"
+    "  --metric-init WHICH      data (default: warmup starts from variances guessed from\n"
+    "                           the data, as from a CmdStan metric file; half the warmup\n"
+    "                           gradients on the election model) or unit (Stan's start)\n"
     "  --init R                 2: initial values uniform(-R, R) on the unconstrained scale\n"
     "  --backend NAME           cpu (default), cuda, or auto (cuda when a device is present\n"
     "                           and there are at least 50,000 observations)\n"
@@ -259,7 +259,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   n.adapt_engaged = !a.has("no-adapt");
   n.max_depth = static_cast<int>(a.get_int("max-depth", n.max_depth, 1, 30));
   n.metric = parse_metric_kind(a.get("metric", "diag"));
-  const std::string metric_init = a.get("metric-init", "unit");
+  const std::string metric_init = a.get("metric-init", "data");
   if (metric_init != "data" && metric_init != "unit") {
     throw option_error("--metric-init must be data or unit, not '" + metric_init + "'");
   }

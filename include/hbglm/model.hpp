@@ -238,8 +238,9 @@ class model {
    *  take trees as long as the widest posterior scale over the narrowest (about 750-960 leapfrog
    *  steps each on the election model at 30k rows, 90% of a 300-iteration warmup); Stan's windows
    *  replace this guess with the draws' variances from the first window on. `--metric-init data`
-   *  (fit_options::initial_metric_from_data, off by default): in one chain it cut those first
-   *  100 iterations' steps 4×, and warmup's 29%, but a later window adapted worse. */
+   *  (fit_options::initial_metric_from_data, the default): over 4 chains of 300 + 300 warmup
+   *  took 175,359 leapfrog steps against 384,483 for about the same ESS; in some chains a later
+   *  window still adapts from a chain that moved less, and its trees are deeper. */
   std::vector<double> initial_inv_metric() const;
 
   /** Warnings about the model and data that make the posterior improper or the coefficients
