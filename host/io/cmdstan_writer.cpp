@@ -89,7 +89,8 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
   kv("stepsize", num(n.stepsize));
   kv("max_depth", std::to_string(n.max_depth));
   kv("metric", to_string(n.metric));
-  kv("metric_init", o.initial_metric_from_data && n.adapt_engaged ? "data" : "unit");
+  kv("metric_init",
+     o.initial_metric_from_data && n.adapt_engaged && n.num_warmup > 0 ? "data" : "unit");
   kv("stepsize_jitter", num(n.stepsize_jitter));
   kv("init", num(n.init_radius));
   kv("save_group_effects", write_group_effects_     ? "all"
