@@ -242,6 +242,9 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
   std::vector<std::size_t> evaluations(static_cast<std::size_t>(options.chains), 0);
   std::vector<mcmc::chain_result> chain_results(static_cast<std::size_t>(options.chains));
   std::atomic<int> next_chain{0};
+  // One pass over the data for every chain's starting metric.
+  const std::vector<double> initial_inv_metric =
+      options.initial_metric_from_data ? m.initial_inv_metric() : std::vector<double>{};
   const auto start = std::chrono::steady_clock::now();
   {
     std::unique_ptr<progress_monitor> monitor;
@@ -257,7 +260,7 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
           mcmc::chain_setup setup;
           setup.n_dense_globals = m.n_globals();
           setup.init_centers = m.init_centers();
-          if (options.initial_metric_from_data) setup.initial_inv_metric = m.initial_inv_metric();
+          setup.initial_inv_metric = initial_inv_metric;
           chain_results[idx] = mcmc::run_chain(*backend, options.nuts,
                                                static_cast<std::uint32_t>(chain_id(c)),
                                                *writers[idx], setup);

@@ -120,9 +120,9 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
   // Level-constant slopes that centered intercepts absorb (term_parameters::absorbed), e.g.
   // "state(potus2016)".
   std::string absorbed;
-  for (const term_parameters& tp : m.terms()) {
-    if (tp.absorbed_into < 0) continue;
-    const random_block& block = m.data().terms[static_cast<std::size_t>(&tp - m.terms().data())];
+  for (std::size_t t = 0; t < m.terms().size(); ++t) {
+    if (m.terms()[t].absorbed_into < 0) continue;
+    const random_block& block = m.data().terms[t];
     absorbed += (absorbed.empty() ? "" : ", ") + block.group + "(" + block.coef_names[0] + ")";
   }
   kv("absorbed_slopes", absorbed.empty() ? "none" : absorbed);

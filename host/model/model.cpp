@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -94,32 +93,6 @@ bool is_intercept_only(const random_block& block) {
   return block.n_coefs() == 1 && block.coef_names[0] == "Intercept";
 }
 
-/** Per term: for a varying slope that a centered varying intercept on its factor would absorb
- *  (term_parameters::absorbed: both terms k = 1, the slope's covariate constant within levels),
- *  the intercept's term; else -1. */
-std::vector<std::ptrdiff_t> absorbable_slopes(const design& d) {
-  std::vector<std::ptrdiff_t> into(d.terms.size(), -1);
-  for (std::size_t a = 0; a < d.terms.size(); ++a) {
-    if (!is_intercept_only(d.terms[a])) continue;
-    bool first_intercept_on_factor = true;
-    for (std::size_t b = 0; b < a; ++b) {
-      if (d.terms[b].group == d.terms[a].group && is_intercept_only(d.terms[b])) {
-        first_intercept_on_factor = false;
-      }
-    }
-    if (!first_intercept_on_factor) continue;
-    for (std::size_t t = 0; t < d.terms.size(); ++t) {
-      const random_block& block = d.terms[t];
-      if (t == a || block.group != d.terms[a].group || block.n_coefs() != 1 ||
-          block.coef_names[0] == "Intercept") {
-        continue;
-      }
-      if (!level_constant_values(d, t, 0).empty()) into[t] = static_cast<std::ptrdiff_t>(a);
-    }
-  }
-  return into;
-}
-
 /** For term @p t: how far apart its levels' coefficients are against how well each level's rows
  *  fix them, min over the term's coefficients c of ŝd_c² / median_j v_jc, from a least-squares
  *  fit of the response on the term's own columns in each level (β_j, with sampling variances
@@ -193,6 +166,15 @@ double level_signal_to_noise(const design& d, std::size_t t) {
   return ratio;
 }
 
+/** Σ x² over each level's rows of each coefficient: per column of Z (n_u values). */
+std::vector<double> level_sum_squares(const design& d) {
+  std::vector<double> sum_sq(d.n_u, 0.0);
+  for (std::size_t e = 0; e < d.Z.n_nonzeros(); ++e) {
+    sum_sq[static_cast<std::size_t>(d.Z.col_idx[e])] += d.Z.values[e] * d.Z.values[e];
+  }
+  return sum_sq;
+}
+
 /** Per group-level term, how much each level's rows tell about its coefficients, in rows of
  *  average size: for coefficient c on grouping factor f, level j, the information Σ_{rows of j}
  *  x_c² given the other coefficients on f (the Schur complement of the level's Gram matrix over
@@ -201,7 +183,7 @@ double level_signal_to_noise(const design& d, std::size_t t) {
  *  level. A covariate constant within each level is confounded with the factor's intercept, and
  *  both get about 0: the data fix their sum, not each, so the direction between them is the
  *  prior's, which the non-centered form suits. Except for the slopes in @p absorbable (k = 1
- *  terms beside an intercept-only term, absorbable_slopes: the election model's potus2016 on
+ *  terms beside an intercept-only term, find_absorbable_slopes: the election model's potus2016 on
  *  state): they get 0 and are left out of the factor's other coefficients, because a centered
  *  intercept that absorbs them samples the sum itself. */
 std::vector<double> level_information(const design& d,
@@ -210,10 +192,7 @@ std::vector<double> level_information(const design& d,
   std::vector<double> out(n_terms, 0.0);
   if (d.n_obs == 0) return out;
   // Σ x² per column of Z (a level's coefficient), and per coefficient over all rows.
-  std::vector<double> level_sum_sq(d.n_u, 0.0);
-  for (std::size_t e = 0; e < d.Z.n_nonzeros(); ++e) {
-    level_sum_sq[static_cast<std::size_t>(d.Z.col_idx[e])] += d.Z.values[e] * d.Z.values[e];
-  }
+  const std::vector<double> level_sum_sq = level_sum_squares(d);
   std::vector<bool> done(n_terms, false);
   for (std::size_t t0 = 0; t0 < n_terms; ++t0) {
     if (done[t0]) continue;
@@ -325,6 +304,37 @@ std::vector<double> level_information(const design& d,
 
 }  // namespace
 
+/** The slopes a centered intercept-only term could absorb (model::absorbable_slopes): k = 1
+ *  terms on its factor, not intercepts, whose covariate is constant within levels; the first
+ *  intercept-only term on a factor takes them. */
+model::absorbable_slopes model::find_absorbable_slopes(const design& d) {
+  absorbable_slopes found;
+  found.into.assign(d.terms.size(), -1);
+  found.level_values.resize(d.terms.size());
+  for (std::size_t a = 0; a < d.terms.size(); ++a) {
+    if (!is_intercept_only(d.terms[a])) continue;
+    bool first_intercept_on_factor = true;
+    for (std::size_t b = 0; b < a; ++b) {
+      if (d.terms[b].group == d.terms[a].group && is_intercept_only(d.terms[b])) {
+        first_intercept_on_factor = false;
+      }
+    }
+    if (!first_intercept_on_factor) continue;
+    for (std::size_t t = 0; t < d.terms.size(); ++t) {
+      const random_block& block = d.terms[t];
+      if (t == a || block.group != d.terms[a].group || block.n_coefs() != 1 ||
+          block.coef_names[0] == "Intercept") {
+        continue;
+      }
+      std::vector<double> values = level_constant_values(d, t, 0);
+      if (values.empty()) continue;
+      found.into[t] = static_cast<std::ptrdiff_t>(a);
+      found.level_values[t] = std::move(values);
+    }
+  }
+  return found;
+}
+
 model::model(std::shared_ptr<const design> shared_design, const std::vector<prior_spec>& priors,
              const centering& centered)
     : design_ptr_(std::move(shared_design)), design_(*design_ptr_) {
@@ -375,7 +385,8 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
   }
 
   for (const prior_spec& spec : priors) apply_prior(spec);
-  choose_centered_terms(centered);
+  absorbable_slopes absorbable = find_absorbable_slopes(d);
+  choose_centered_terms(centered, absorbable);
 
   // Transforms from the priors: constant fixes, uniform bounds, sd and sigma are positive.
   for (scalar_parameter& p : scalars_) {
@@ -453,7 +464,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
   log_density_constant_ = c;
 
   choose_level_means();
-  choose_absorbed_slopes();
+  choose_absorbed_slopes(std::move(absorbable));
   check_group_sizes();
   check_identifiability();
   check_level_constant_slopes();
@@ -488,7 +499,8 @@ void model::set_column_scales() {
   }
 }
 
-void model::choose_centered_terms(const centering& centered) {
+void model::choose_centered_terms(const centering& centered,
+                                  const absorbable_slopes& absorbable) {
   const design& d = design_;
   for (const std::string& group : centered.groups) {
     const bool known = std::any_of(d.terms.begin(), d.terms.end(),
@@ -506,8 +518,7 @@ void model::choose_centered_terms(const centering& centered) {
                                          : "; its grouping factors are " + join(groups)));
     }
   }
-  const std::vector<std::ptrdiff_t> absorbable = absorbable_slopes(d);
-  const std::vector<double> information = level_information(d, absorbable);
+  const std::vector<double> information = level_information(d, absorbable.into);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     term_parameters& tp = terms_[t];
     const random_block& block = d.terms[t];
@@ -603,14 +614,12 @@ void model::check_group_sizes() {
   }
 }
 
-void model::choose_absorbed_slopes() {
-  const design& d = design_;
-  const std::vector<std::ptrdiff_t> absorbable = absorbable_slopes(d);
+void model::choose_absorbed_slopes(absorbable_slopes&& absorbable) {
   for (std::size_t t = 0; t < terms_.size(); ++t) {
-    if (absorbable[t] < 0) continue;
-    const auto a = static_cast<std::size_t>(absorbable[t]);
+    if (absorbable.into[t] < 0) continue;
+    const auto a = static_cast<std::size_t>(absorbable.into[t]);
     if (!terms_[a].centered) continue;
-    terms_[a].absorbed.push_back({t, level_constant_values(d, t, 0)});
+    terms_[a].absorbed.push_back({t, std::move(absorbable.level_values[t])});
     terms_[t].absorbed_into = static_cast<std::ptrdiff_t>(a);
   }
 }
@@ -1039,8 +1048,9 @@ std::vector<double> model::initial_inv_metric() const {
     if (p.transform == scalar_transform::identity && s < n_beta_) {
       v = phi / n;
       if (mean_term[s] >= 0) {
-        const term_parameters& tp = terms_[static_cast<std::size_t>(mean_term[s])];
-        const double levels = static_cast<double>(d.terms[&tp - terms_.data()].n_levels);
+        const auto t = static_cast<std::size_t>(mean_term[s]);
+        const term_parameters& tp = terms_[t];
+        const double levels = static_cast<double>(d.terms[t].n_levels);
         const double spread = std::isnan(tp.signal_to_noise) ? 1.0 : tp.signal_to_noise;
         v = (1.0 + spread) * phi / (std::max(tp.rows_per_level, 1.0) * levels);
       }
@@ -1058,10 +1068,7 @@ std::vector<double> model::initial_inv_metric() const {
     var[p.q_index] = v;
   }
   // Centered levels: φ over the level's Σ x² of each coefficient.
-  std::vector<double> level_sum_sq(d.n_u, 0.0);
-  for (std::size_t e = 0; e < d.Z.n_nonzeros(); ++e) {
-    level_sum_sq[static_cast<std::size_t>(d.Z.col_idx[e])] += d.Z.values[e] * d.Z.values[e];
-  }
+  const std::vector<double> level_sum_sq = level_sum_squares(d);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     const term_parameters& tp = terms_[t];
     if (!tp.centered) continue;
@@ -1189,27 +1196,44 @@ void model::write_constrained(const double* q, double* out, bool include_group_e
   }
   if (has_sigma_) out[o++] = v.sigma;
   if (!include_group_effects) return;
-  // u_t[j][c]: q less its mean (centered; for an absorbing intercept also less Σ_s x_sj u_s[j],
-  // term_parameters::absorbed), or sd (L z)[c].
-  std::function<double(std::size_t, std::size_t, std::size_t)> effect =
-      [&](std::size_t t, std::size_t c, std::size_t j) {
-        const term_parameters& tp = terms_[t];
-        const double* z = q + tp.z_q_index + j * tp.k;
-        if (tp.centered) {
-          double u = z[c] - v.level_means[tp.first_sd - n_beta_ + c];
-          for (const auto& slope : tp.absorbed) u -= slope.level_values[j] * effect(slope.term, 0, j);
-          return u;
-        }
-        double lz = 0.0;
-        for (std::size_t b = 0; b <= c; ++b) lz += v.chol_corr[t][c * tp.k + b] * z[b];
-        return v.sd[tp.first_sd - n_beta_ + c] * lz;
-      };
+  std::vector<double> u(design_.n_u);
+  group_effects_forward(q, v, u.data());
   for (const auto& g : output_groups_) {
     const std::size_t n_levels = design_.terms[g.first_term].n_levels;
     for (const auto& [t, c] : g.coefs) {
-      for (std::size_t j = 0; j < n_levels; ++j) out[o++] = effect(t, c, j);
+      const random_block& block = design_.terms[t];
+      for (std::size_t j = 0; j < n_levels; ++j) out[o++] = u[block.u_offset + j * block.n_coefs() + c];
     }
   }
+}
+
+void model::group_effects_forward(const double* q, const global_values& v, double* u) const {
+  // An absorbing intercept's level mean reads the effects of the slopes it absorbs: it goes second.
+  for (const bool absorbing : {false, true}) {
+    for (std::size_t t = 0; t < terms_.size(); ++t) {
+      const term_parameters& tp = terms_[t];
+      if (tp.absorbed.empty() == absorbing) continue;
+      const random_block& block = design_.terms[t];
+      const std::size_t sd0 = tp.first_sd - n_beta_;
+      const int k = static_cast<int>(tp.k);
+      for (std::size_t j = 0; j < block.n_levels; ++j) {
+        const double level_mean = absorbing ? absorbing_level_mean(t, j, v, u) : 0.0;
+        kernels::group_level_forward(k, tp.centered, v.sd.data() + sd0, v.chol_corr[t].data(),
+                                     absorbing ? &level_mean : v.level_means.data() + sd0,
+                                     q + tp.z_q_index + j * tp.k, u + block.u_offset + j * tp.k);
+      }
+    }
+  }
+}
+
+double model::absorbing_level_mean(std::size_t t, std::size_t j, const global_values& v,
+                                   const double* u) const {
+  const term_parameters& tp = terms_[t];
+  double m = v.level_means[tp.first_sd - n_beta_];
+  for (const auto& slope : tp.absorbed) {
+    m += slope.level_values[j] * u[design_.terms[slope.term].u_offset + j];
+  }
+  return m;
 }
 
 std::vector<model::group_labels> model::output_group_labels() const {

@@ -215,6 +215,18 @@ class model {
   void globals_backward(const double* q, const global_values& values, const global_gradients& g,
                         double* grad_q) const;
 
+  /** The group effects at q (n_u values in the design's layout) given globals_forward's
+   *  @p values: kernels::group_level_forward per level, the absorbing intercepts
+   *  (term_parameters::absorbed) after the terms whose effects their level means read. What the
+   *  CPU backend's forward pass and write_constrained compute; the CUDA kernels do the same. */
+  void group_effects_forward(const double* q, const global_values& values, double* u) const;
+
+  /** What level j of centered term @p t is centered on, for its coefficient 0: the term's level
+   *  mean, plus Σ_s x_sj u_s[j] for an absorbing intercept, with @p u holding the slopes'
+   *  effects (group_effects_forward). Only for terms with absorbed slopes (k = 1). */
+  double absorbing_level_mean(std::size_t t, std::size_t j, const global_values& values,
+                              const double* u) const;
+
   /** The terms of the log density that do not depend on the parameters, summed once: over
    *  observations log C(n, y), -lgamma(y + 1), -log(2π)/2, -log se_i (glm_family.cuh leaves them
    *  out), and -log(2π)/2 for each z. Backends add it to every evaluation, so that lp__ is the
@@ -256,11 +268,19 @@ class model {
   void apply_prior(const prior_spec& spec);
   void set_column_scales();
   void check_group_sizes();
-  void choose_centered_terms(const centering& centered);
+  /** Per term, for a varying slope that a centered intercept-only term on its factor would
+   *  absorb (term_parameters::absorbed): that term's index and the slope's covariate per level;
+   *  else -1 and empty. A property of the design, found once. */
+  struct absorbable_slopes {
+    std::vector<std::ptrdiff_t> into;
+    std::vector<std::vector<double>> level_values;
+  };
+  static absorbable_slopes find_absorbable_slopes(const design& d);
+  void choose_centered_terms(const centering& centered, const absorbable_slopes& absorbable);
   void choose_level_means();
   void check_identifiability();
   void check_level_constant_slopes();
-  void choose_absorbed_slopes();
+  void choose_absorbed_slopes(absorbable_slopes&& absorbable);
 
   std::shared_ptr<const design> design_ptr_;
   const design& design_;

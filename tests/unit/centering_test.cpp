@@ -216,7 +216,6 @@ TEST(Centering, InitialInverseMetricFollowsTheData) {
   const term_parameters& big = centered->terms()[0];
   EXPECT_NEAR(at(c, c_names, "Intercept(x at 0)"),
               (1.0 + big.signal_to_noise) * phi / (big.rows_per_level * 4.0), 1e-12);
-  // A constant prior removes a parameter from q; nothing else changes size.
   EXPECT_EQ(c.size(), centered->dim());
 }
 

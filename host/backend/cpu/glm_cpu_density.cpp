@@ -56,16 +56,6 @@ void observation_pass(const design& d, double sigma, const double* u, double* et
   *sq_residual = sq;
 }
 
-/// Level j's mean of an absorbing intercept (term_parameters::absorbed): m + Σ_s x_sj u_s[j],
-/// with the slopes' u already in u.
-double absorbing_level_mean(const design& d, const term_parameters& tp, double m,
-                            std::size_t j, const std::vector<double>& u) {
-  for (const auto& slope : tp.absorbed) {
-    m += slope.level_values[j] * u[d.terms[slope.term].u_offset + j];
-  }
-  return m;
-}
-
 }  // namespace
 
 glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m) : model_(std::move(m)) {
@@ -86,26 +76,8 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   if (!std::isfinite(lp)) return -std::numeric_limits<double>::infinity();
 
   // u_t[j] = diag(sd_t) L_t z_t[j] (non-centered) or q's entries less their means (centered).
-  // A centered intercept that absorbs slopes (term_parameters::absorbed) has a mean per level
-  // that reads those slopes' u: it goes second.
   const auto& terms = m.terms();
-  for (const bool absorbing : {false, true}) {
-    for (std::size_t t = 0; t < terms.size(); ++t) {
-      const auto& tp = terms[t];
-      if (tp.absorbed.empty() == absorbing) continue;
-      const auto& block = d.terms[t];
-      const double* sd = values_.sd.data() + (tp.first_sd - d.n_coefs());
-      const double* mean = values_.level_means.data() + (tp.first_sd - d.n_coefs());
-      const int k = static_cast<int>(tp.k);
-      for (std::size_t j = 0; j < block.n_levels; ++j) {
-        const double level_mean = absorbing ? absorbing_level_mean(d, tp, *mean, j, u_) : 0.0;
-        kernels::group_level_forward(k, tp.centered, sd, values_.chol_corr[t].data(),
-                                     absorbing ? &level_mean : mean,
-                                     q + tp.z_q_index + j * tp.k,
-                                     u_.data() + block.u_offset + j * tp.k);
-      }
-    }
-  }
+  m.group_effects_forward(q, values_, u_.data());
 
   // Xβ into eta_r; the observation pass adds Zu and the offset.
   Eigen::Map<const Eigen::MatrixXd> x(d.X.data(), static_cast<Eigen::Index>(n),
@@ -177,8 +149,7 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
       double* g_chol = tp.correlated ? grads_.chol_corr[t].data() : nullptr;
       for (std::size_t j = 0; j < block.n_levels; ++j) {
         const std::size_t level = tp.z_q_index + j * tp.k;
-        const double level_mean =
-            absorbing ? absorbing_level_mean(d, tp, values_.level_means[sd0], j, u_) : 0.0;
+        const double level_mean = absorbing ? m.absorbing_level_mean(t, j, values_, u_.data()) : 0.0;
         double g_level_mean = 0.0;
         lp -= 0.5 * kernels::group_level_backward(
                         k, tp.centered, values_.sd.data() + sd0, values_.chol_corr[t].data(),
