@@ -245,6 +245,12 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
   // One pass over the data for every chain's starting metric.
   const std::vector<double> initial_inv_metric =
       options.initial_metric_from_data ? m.initial_inv_metric() : std::vector<double>{};
+  model::initial_value_guess initial_values;
+  if (options.initial_values_from_data) {
+    initial_values = m.initial_values_from_data();
+  } else {
+    initial_values.center = m.init_centers();
+  }
   const auto start = std::chrono::steady_clock::now();
   {
     std::unique_ptr<progress_monitor> monitor;
@@ -259,7 +265,8 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
           auto backend = detail::make_backend(options.backend, p.model_ptr);
           mcmc::chain_setup setup;
           setup.n_dense_globals = m.n_globals();
-          setup.init_centers = m.init_centers();
+          setup.init_centers = initial_values.center;
+          setup.init_scales = initial_values.scale;
           setup.initial_inv_metric = initial_inv_metric;
           chain_results[idx] = mcmc::run_chain(*backend, options.nuts,
                                                static_cast<std::uint32_t>(chain_id(c)),

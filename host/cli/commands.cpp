@@ -175,7 +175,12 @@ const char* const sample_usage =
     "  --metric-init WHICH      data (default: warmup starts from variances guessed from\n"
     "                           the data, as from a CmdStan metric file; half the warmup\n"
     "                           gradients on the election model) or unit (Stan's start)\n"
-    "  --init R                 2: initial values uniform(-R, R) on the unconstrained scale\n"
+    "  --init-from WHICH        data (default: each chain starts at a rough fit from the\n"
+    "                           data, least squares and per-level estimates, plus\n"
+    "                           uniform(-R, R) guessed posterior sds) or random (Stan's\n"
+    "                           uniform(-R, R) on the unconstrained scale)\n"
+    "  --init R                 2: the radius of the random initial values; 0 starts at the\n"
+    "                           guess itself (--init-from random: at 0, Stan's init=0)\n"
     "  --backend NAME           cpu (default), cuda, or auto (cuda when a device is present\n"
     "                           and there are at least 50,000 observations)\n"
     "output:\n"
@@ -230,7 +235,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   const args a(argc, argv, 2,
                {"data", "formula", "family", "prior", "centered", "chains", "chain-id", "threads",
                 "warmup", "samples", "thin", "seed", "adapt-delta", "stepsize", "max-depth",
-                "metric", "metric-init", "init", "backend", "output-dir", "output-prefix",
+                "metric", "metric-init", "init", "init-from", "backend", "output-dir", "output-prefix",
                 "save-group-effects", "sig-figs"},
                {"help", "quiet", "no-adapt", "save-warmup"});
   if (a.has("help")) {
@@ -265,6 +270,11 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   }
   o.initial_metric_from_data = metric_init == "data";
   n.init_radius = a.get_real("init", n.init_radius, 0.0, 1e6);
+  const std::string init_from = a.get("init-from", "data");
+  if (init_from != "data" && init_from != "random") {
+    throw option_error("--init-from must be data or random, not '" + init_from + "'");
+  }
+  o.initial_values_from_data = init_from == "data";
   const std::string backend_name = a.get("backend", "cpu");
   o.output_dir = a.get("output-dir", ".");
   o.output_prefix = a.get("output-prefix", "hbglm");

@@ -93,6 +93,7 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
      o.initial_metric_from_data && n.adapt_engaged && n.num_warmup > 0 ? "data" : "unit");
   kv("stepsize_jitter", num(n.stepsize_jitter));
   kv("init", num(n.init_radius));
+  kv("init_from", o.initial_values_from_data ? "data" : "random");
   kv("save_group_effects", write_group_effects_     ? "all"
                            : summarize_group_effects_ ? "summary"
                                                       : "none");

@@ -49,6 +49,16 @@ std::vector<double> find_initial_values(detail::backend& backend, const nuts_opt
                        " entries; the model has " + std::to_string(dim) + " parameters");
   }
   const bool zero_init = options.init_radius == 0.0;
+  if (!setup.init_scales.empty() && setup.init_scales.size() != dim) {
+    throw option_error("initial value scales have " + std::to_string(setup.init_scales.size()) +
+                       " entries; the model has " + std::to_string(dim) + " parameters");
+  }
+  if (!setup.init_centers.empty() && setup.init_centers.size() != dim) {
+    throw option_error("initial value centers have " + std::to_string(setup.init_centers.size()) +
+                       " entries; the model has " + std::to_string(dim) + " parameters");
+  }
+  // With scales (a guess from the data), R = 0 starts at the guess; without, at Stan's zeros.
+  const bool start_at_centers = zero_init && !setup.init_scales.empty();
   const int max_tries = (user_init || zero_init) ? 1 : 100;
 
   std::vector<double> q(dim, 0.0);
@@ -59,11 +69,14 @@ std::vector<double> find_initial_values(detail::backend& backend, const nuts_opt
   for (int attempt = 0; attempt < max_tries; ++attempt) {
     if (user_init) {
       q = setup.init;
+    } else if (start_at_centers) {
+      q = setup.init_centers;
     } else if (!zero_init) {
       for (std::size_t i = 0; i < dim; ++i) {
         const double u = rng::uniform_open(rng::random_bits(
             options.seed, rng::stream::init, chain, static_cast<std::uint64_t>(attempt), i));
-        q[i] = options.init_radius * (2.0 * u - 1.0) +
+        const double scale = setup.init_scales.empty() ? 1.0 : setup.init_scales[i];
+        q[i] = options.init_radius * scale * (2.0 * u - 1.0) +
                (setup.init_centers.empty() ? 0.0 : setup.init_centers[i]);
       }
     }
@@ -91,6 +104,9 @@ std::vector<double> find_initial_values(detail::backend& backend, const nuts_opt
   msg << "Initialization failed";
   if (user_init) {
     msg << ": the log density or its gradient is not finite at the given initial values.";
+  } else if (start_at_centers) {
+    msg << ": the log density or its gradient is not finite at the initial values guessed from "
+           "the data (init_radius = 0).";
   } else if (zero_init) {
     msg << ": the log density or its gradient is not finite at zero (init_radius = 0).";
   } else {

@@ -23,6 +23,10 @@ struct chain_setup {
    *  uniform(center_i - R, center_i + R). Stan centers all at 0; the model centers its
    *  intercept at the intercept prior's location (model::init_centers). */
   std::vector<double> init_centers;
+  /** Widths of the random initial values (dim positive values, empty: all 1): coordinate i
+   *  starts uniform(center_i - R scale_i, center_i + R scale_i), and at center_i when R = 0
+   *  (model::initial_values_from_data gives both). */
+  std::vector<double> init_scales;
   /** The inverse metric's diagonal that warmup starts from (dim positive values; a dense block
    *  starts as its diagonal), as CmdStan's metric file; empty: Stan's unit metric. Used only when
    *  adaptation is engaged (--no-adapt keeps the unit metric). */

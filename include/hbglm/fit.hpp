@@ -55,6 +55,11 @@ struct fit_options {
   /// On the election model at 30k (4 chains of 300 + 300) it halved warmup's leapfrog steps for
   /// the same ESS (bench/README.md, session 8); `--metric-init unit` gives Stan's start.
   bool initial_metric_from_data = true;
+  /// Chains start around model::initial_values_from_data (a rough fit: least squares for the
+  /// coefficients, per-level estimates shrunk by method-of-moments sds), each coordinate
+  /// uniform(guess ± init_radius × a guessed posterior sd), rather than Stan's uniform(-R, R)
+  /// around 0 (`--init-from random`).
+  bool initial_values_from_data = true;
   bool progress = false;          ///< a progress line per chain on the terminal
   std::string command_line;       ///< recorded in the file headers
   std::string data_path;          ///< recorded in the file headers

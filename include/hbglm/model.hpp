@@ -239,6 +239,24 @@ class model {
    *  the millions the intercept is then 14 units from the data, and warmup cannot cover that. */
   std::vector<double> init_centers() const;
 
+  /** Where chains start, and how widely, per coordinate of q (dim values each). */
+  struct initial_value_guess {
+    std::vector<double> center;
+    /** A guessed posterior sd: random initial values are center ± R × scale (uniform). */
+    std::vector<double> scale;
+  };
+  /** A rough fit from the data (`--init-from data`, fit_options::initial_values_from_data): the
+   *  population-level coefficients by iteratively reweighted least squares without group effects
+   *  (on up to 2^18 evenly spaced rows), then one sweep over the group-level terms in formula
+   *  order, each fitted per level by least squares to the working residuals the previous left,
+   *  its sds by the method of moments across levels (at least a tenth of a level's sampling sd)
+   *  and its effects shrunk toward 0 by them; sigma from the final residuals; correlations 0.
+   *  Scales: the coefficients' standard errors (at least sd/√J for a centered term's level mean),
+   *  each level's shrunken posterior sd (over sd for z, at most 1), 0.5 for log sds and
+   *  correlations, 0.1 for log sigma. A few passes over the data; a part whose fit fails keeps
+   *  init_centers() and scale 1 (Stan's start). */
+  initial_value_guess initial_values_from_data() const;
+
   /** A starting inverse metric for warmup (dim variances), from the data instead of Stan's unit
    *  metric, as a CmdStan user would give one in a metric file: each coordinate's posterior
    *  variance guessed from how much the rows say about it, with φ the noise variance of a row on

@@ -310,6 +310,20 @@ TEST(CliSample, NoAdaptKeepsTheGivenStepSize) {
             "unit");
   ASSERT_EQ(adapted.n_draws(), 30u);
   EXPECT_NE(adapted.columns[adapted.find("stepsize__")].front(), 0.001);
+
+  // --init-from data (the default) starts at a fit from the data; --init 0 at the fit itself.
+  // sleepstudy is balanced, so its least-squares coefficients are lmer's fixed effects
+  // (251.405, 10.467): a chain that cannot move (step 1e-9) draws them.
+  EXPECT_EQ(adapted.config.at("init_from"), "data");
+  const cmdstan_csv at_guess =
+      run_with("at_guess", "--no-adapt --init 0 --stepsize 1e-9 --samples 1 --warmup 0");
+  EXPECT_EQ(at_guess.config.at("init_from"), "data");
+  EXPECT_NEAR(at_guess.columns[at_guess.find("b_Intercept")].front(), 251.405, 1e-3);
+  EXPECT_NEAR(at_guess.columns[at_guess.find("b_Days")].front(), 10.467, 1e-3);
+  // --init-from random: Stan's uniform(-2, 2), here around the Intercept prior's location.
+  const cmdstan_csv from_random = run_with("random_init", "--init-from random");
+  EXPECT_EQ(from_random.config.at("init_from"), "random");
+  ASSERT_EQ(from_random.n_draws(), 30u);
 }
 
 // --save-warmup (CmdStan's save_warmup = 1) adds the warmup iterations, every thin-th, before
@@ -385,6 +399,7 @@ TEST(CliSample, BadOptionsFailWithAClearMessage) {
       {base + " --no-adapt 1", "unexpected argument '1'"},
       {base + " --metric full", "metric"},
       {base + " --metric-init guess", "--metric-init must be data or unit, not 'guess'"},
+      {base + " --init-from lme4", "--init-from must be data or random, not 'lme4'"},
       {base + " --family gamma", "unknown family 'gamma'"},
       {base + " --backend tpu", "unknown backend 'tpu'"},
       {base + " --output-dir /proc/hbglm_cannot_write", "cannot"},

@@ -842,6 +842,35 @@ TEST(RunChain, InitializationRetriesThenFails) {
   }
 }
 
+TEST(RunChain, InitialValuesAreDrawnAroundTheCentersWithinTheScales) {
+  // q_i = center_i + R scale_i (2u - 1), with the same uniforms as without scales; R = 0 starts
+  // at the centers themselves (model::initial_values_from_data), not at Stan's zeros.
+  nuts_options o;
+  o.num_warmup = 0;
+  o.num_samples = 1;
+  o.seed = 11;
+  chain_setup plain, scaled;
+  plain.init_centers = scaled.init_centers = {0.5, -1.0, 2.0};
+  scaled.init_scales = {0.1, 3.0, 1e-4};
+  recorder r;
+  auto backend = make_cpu(small_normal());
+  const std::vector<double> from_plain = run_chain(backend, o, 1, r, plain).init;
+  const std::vector<double> from_scaled = run_chain(backend, o, 1, r, scaled).init;
+  ASSERT_EQ(from_scaled.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const double offset = from_scaled[i] - scaled.init_centers[i];
+    EXPECT_LE(std::fabs(offset), o.init_radius * scaled.init_scales[i]);
+    EXPECT_NEAR(offset / scaled.init_scales[i], from_plain[i] - plain.init_centers[i], 1e-9);
+  }
+  o.init_radius = 0;
+  EXPECT_EQ(run_chain(backend, o, 1, r, scaled).init, scaled.init_centers);
+  EXPECT_EQ(run_chain(backend, o, 1, r, plain).init, (std::vector<double>{0.0, 0.0, 0.0}));
+  scaled.init_scales = {1.0};
+  EXPECT_THROW(run_chain(backend, o, 1, r, scaled), option_error);
+  plain.init_centers = {1.0, 2.0};
+  EXPECT_THROW(run_chain(backend, o, 1, r, plain), option_error);
+}
+
 TEST(RunChain, RejectsBadOptionsAndInitSizes) {
   auto backend = make_cpu(small_normal());
   recorder r;
