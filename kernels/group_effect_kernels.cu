@@ -14,14 +14,17 @@ __device__ inline int term_of_level(const group_term_desc* terms, int n_terms, s
   return t;
 }
 
-/// Level j's mean of an absorbing intercept (k = 1): m + Σ_s x_sj u_s[j].
+/// Level j's mean of an absorbing intercept (k = 1): m + Σ_s x_sj u_s[j] + Σ_a x_aj b_a.
 __device__ inline double absorbing_level_mean(const group_term_desc& term,
                                               const absorbed_slope_desc* absorbed,
-                                              const double* absorbed_values, double m,
-                                              const double* u, std::int64_t j) {
+                                              const double* absorbed_values,
+                                              const double* params, const double* u,
+                                              std::int64_t j) {
+  double m = params[term.mean_offset];
   for (int s = 0; s < term.n_absorbed; ++s) {
     const absorbed_slope_desc slope = absorbed[term.absorbed_begin + s];
-    m += absorbed_values[slope.values_offset + j] * u[slope.u_offset + j];
+    const double value = slope.coefficient >= 0 ? params[slope.coefficient] : u[slope.u_offset + j];
+    m += absorbed_values[slope.values_offset + j] * value;
   }
   return m;
 }
@@ -39,8 +42,7 @@ __global__ void group_forward_kernel(const group_term_desc* terms, int n_terms,
     if ((term.n_absorbed > 0) != absorbing_pass) continue;
     const std::int64_t j = g - term.level_begin;
     const double level_mean =
-        absorbing_pass ? absorbing_level_mean(term, absorbed, absorbed_values,
-                                              params[term.mean_offset], u, j)
+        absorbing_pass ? absorbing_level_mean(term, absorbed, absorbed_values, params, u, j)
                        : 0.0;
     group_level_forward(term.k, term.centered != 0, params + term.sd_offset,
                         params + term.chol_offset,
@@ -70,8 +72,7 @@ __global__ void group_backward_kernel(const group_term_desc* terms, int n_terms,
     for (int c = 0; c < term.n_cols; ++c) row[c] = 0.0;  // the backward pass accumulates
     const int g_mean_col = 1 + k + (term.correlated ? k * k : 0);
     const double level_mean =
-        absorbing_pass ? absorbing_level_mean(term, absorbed, absorbed_values,
-                                              params[term.mean_offset], u, j)
+        absorbing_pass ? absorbing_level_mean(term, absorbed, absorbed_values, params, u, j)
                        : 0.0;
     row[0] = group_level_backward(k, term.centered != 0, params + term.sd_offset,
                                   params + term.chol_offset,
@@ -80,10 +81,16 @@ __global__ void group_backward_kernel(const group_term_desc* terms, int n_terms,
                                   grad + term.z_index + j * k, row + 1,
                                   term.correlated ? row + 1 + k : nullptr, row + g_mean_col);
     if (!absorbing_pass) continue;
-    // ∂mean/∂u_s[j] = x_sj (k = 1: the mean's gradient is the row's one g_mean column).
+    // ∂mean/∂u_s[j] = x_sj, ∂mean/∂b_a = x_aj (k = 1: the mean's gradient is the row's one
+    // g_mean column). A coefficient's goes to its own column, summed over levels afterwards.
     for (int s = 0; s < term.n_absorbed; ++s) {
       const absorbed_slope_desc slope = absorbed[term.absorbed_begin + s];
-      g_u[slope.u_offset + j] += absorbed_values[slope.values_offset + j] * row[g_mean_col];
+      const double x_g_mean = absorbed_values[slope.values_offset + j] * row[g_mean_col];
+      if (slope.coefficient >= 0) {
+        row[slope.scratch_column] = x_g_mean;
+      } else {
+        g_u[slope.u_offset + j] += x_g_mean;
+      }
     }
   }
 }

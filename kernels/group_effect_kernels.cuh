@@ -29,21 +29,28 @@ struct group_term_desc {
   std::int32_t k = 0;               ///< coefficients per level
   std::int32_t correlated = 0;      ///< 1: the scratch rows hold ∂/∂L as well
   /** Columns of a scratch row: [Σ_c z_c², ∂/∂sd (k), ∂/∂L (k², row-major; correlated only),
-   *  ∂/∂ level means (k; centered only)]. */
+   *  ∂/∂ level means (k; centered only), x_aj ∂/∂ level mean for each absorbed coefficient]. */
   std::int32_t n_cols = 0;
   std::int32_t centered = 0;  ///< 1: q holds u itself (model::terms()[t].centered)
-  /// A centered intercept that absorbs level-constant slopes (term_parameters::absorbed, k = 1):
-  /// its level j's mean is params[mean_offset] + Σ x_sj u_s[j] over its n_absorbed slopes,
-  /// absorbed[absorbed_begin ...]. 0 otherwise.
+  /// A centered intercept that absorbs level-constant slopes or coefficients
+  /// (term_parameters::absorbed, absorbed_coefficients; k = 1): its level j's mean is
+  /// params[mean_offset] + Σ x_sj u_s[j] + Σ x_aj b_a over its n_absorbed slopes and
+  /// coefficients, absorbed[absorbed_begin ...]. 0 otherwise.
   std::int32_t n_absorbed = 0;
   std::int32_t absorbed_begin = 0;
 };
 
 /** A slope absorbed by a centered intercept (term_parameters::absorbed): a k = 1 term on the same
- *  factor whose covariate takes one value per level. */
+ *  factor whose covariate takes one value per level; or a population-level coefficient whose
+ *  column does (term_parameters::absorbed_coefficients). */
 struct absorbed_slope_desc {
-  std::int64_t u_offset = 0;       ///< its u_s[j] is u[u_offset + j]
+  std::int64_t u_offset = 0;       ///< a slope's u_s[j] is u[u_offset + j]
   std::int64_t values_offset = 0;  ///< x_sj is absorbed_values[values_offset + j]
+  /// A coefficient: b_a is params[coefficient], and the backward pass writes x_aj ∂/∂mean into
+  /// column scratch_column of the level's scratch row (summed over levels into ∂/∂b_a). -1 for
+  /// a slope.
+  std::int64_t coefficient = -1;
+  std::int32_t scratch_column = 0;
 };
 
 /** A strided column of the scratch array summed by launch_segment_sums:

@@ -107,6 +107,9 @@ int command_check(int argc, char** argv, std::ostream& out) {
     for (const auto& slope : tp.absorbed) {
       out << ", with " << d.terms[slope.term].coef_names[0] << "'s slope";
     }
+    for (const auto& coefficient : tp.absorbed_coefficients) {
+      out << ", with " << m.scalars()[coefficient.coefficient].name;
+    }
     if (tp.absorbed_into >= 0) out << ", absorbed by the centered intercept";
     out << "\n";
   }

@@ -127,6 +127,17 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
     absorbed += (absorbed.empty() ? "" : ", ") + block.group + "(" + block.coef_names[0] + ")";
   }
   kv("absorbed_slopes", absorbed.empty() ? "none" : absorbed);
+  // Population-level coefficients that centered intercepts absorb
+  // (term_parameters::absorbed_coefficients), e.g. "state(b_x)".
+  std::string absorbed_coefficients;
+  for (std::size_t t = 0; t < m.terms().size(); ++t) {
+    for (const auto& coefficient : m.terms()[t].absorbed_coefficients) {
+      absorbed_coefficients += (absorbed_coefficients.empty() ? "" : ", ") +
+                               m.data().terms[t].group + "(" +
+                               m.scalars()[coefficient.coefficient].name + ")";
+    }
+  }
+  kv("absorbed_coefficients", absorbed_coefficients.empty() ? "none" : absorbed_coefficients);
   for (const auto& line : m.prior_summary()) h += "# prior: " + one_line(line) + "\n";
   for (const auto& note : header.notes) h += "# note: " + one_line(note) + "\n";
   for (const auto& g : m.output_group_labels()) {

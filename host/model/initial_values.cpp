@@ -329,7 +329,8 @@ model::initial_value_guess model::initial_values_from_data() const {
     const scalar_parameter& sp = scalars_[s];
     if (sp.transform == scalar_transform::fixed) continue;
     guess.center[sp.q_index] = (beta[s] - (s == 0 ? intercept_shift : 0.0)) * sp.column_scale;
-    // The fit's standard error, at least what a level mean's between-level spread allows.
+    // The fit's standard error; at least what the levels' spread allows for a level mean or an
+    // absorbed coefficient (below).
     guess.scale[sp.q_index] = std::sqrt(beta_variance[s]) * sp.column_scale;
   }
   for (std::size_t t = 0; t < terms_.size(); ++t) {
@@ -350,6 +351,17 @@ model::initial_value_guess model::initial_values_from_data() const {
         }
       }
     }
+    // An absorbed coefficient is a regression of the levels' effects: sd / √(Σ_j x_aj²) at least.
+    for (const auto& coefficient : tp.absorbed_coefficients) {
+      double sum_sq = 0.0;
+      for (const double x : coefficient.level_values) sum_sq += x * x;
+      const scalar_parameter& sp = scalars_[coefficient.coefficient];
+      if (sum_sq > 0.0) {
+        guess.scale[sp.q_index] =
+            std::max(guess.scale[sp.q_index],
+                     sd_guess[tp.first_sd - n_beta_] / std::sqrt(sum_sq) * sp.column_scale);
+      }
+    }
     if (tp.correlated) {
       for (std::size_t a = 0; a < tp.k * (tp.k - 1) / 2; ++a) {
         guess.center[tp.cpc_q_index + a] = 0.0;
@@ -366,8 +378,9 @@ model::initial_value_guess model::initial_values_from_data() const {
     }
   }
 
-  // 5. The group effects: centered terms hold level mean + u (an absorbing intercept also the
-  //    absorbed slopes' x_j u_s[j]), non-centered ones z = u / sd (the correlations start at 0).
+  // 5. The group effects: centered terms hold level mean + u (an absorbing intercept's mean with
+  //    its slopes' x_j u_s[j] and coefficients' x_aj b_a), non-centered ones z = u / sd (the
+  //    correlations start at 0).
   global_values values;
   globals_forward(guess.center.data(), values);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
@@ -380,11 +393,10 @@ model::initial_value_guess model::initial_values_from_data() const {
         const double sd = values.sd[tp.first_sd - n_beta_ + c];
         const double posterior_sd = std::sqrt(effect_variance[u_index]);
         if (tp.centered) {
-          double level = values.level_means[tp.first_sd - n_beta_ + c] + effect[u_index];
-          for (const auto& slope : tp.absorbed) {
-            level += slope.level_values[j] * effect[d.terms[slope.term].u_offset + j];
-          }
-          guess.center[q_index] = level;
+          const double level_mean = tp.absorbs()
+                                        ? absorbing_level_mean(t, j, values, effect.data())
+                                        : values.level_means[tp.first_sd - n_beta_ + c];
+          guess.center[q_index] = level_mean + effect[u_index];
           guess.scale[q_index] = posterior_sd;
         } else {
           guess.center[q_index] = effect[u_index] / sd;

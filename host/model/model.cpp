@@ -89,6 +89,30 @@ std::vector<double> level_constant_values(const design& d, std::size_t t, std::s
   return values;
 }
 
+/** Population-level column @p a per level of term @p t's factor, when it takes one value in each
+ *  level (a level-level predictor); empty when it varies within some level. */
+std::vector<double> column_level_values(const design& d, std::size_t t, std::size_t a) {
+  const std::size_t first_entry = first_entry_in_row(d, t);
+  const random_block& block = d.terms[t];
+  const std::size_t k = block.n_coefs();
+  const double* column = d.X.data() + a * d.n_obs;
+  std::vector<double> values(block.n_levels, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t i = 0; i < d.n_obs; ++i) {
+    const auto e = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry;
+    const std::size_t level = (static_cast<std::size_t>(d.Z.col_idx[e]) - block.u_offset) / k;
+    double& seen = values[level];
+    if (std::isnan(seen)) {
+      seen = column[i];
+    } else if (seen != column[i]) {
+      return {};
+    }
+  }
+  for (double& v : values) {
+    if (std::isnan(v)) v = 0.0;  // a level without rows (none after design building)
+  }
+  return values;
+}
+
 bool is_intercept_only(const random_block& block) {
   return block.n_coefs() == 1 && block.coef_names[0] == "Intercept";
 }
@@ -465,6 +489,7 @@ model::model(std::shared_ptr<const design> shared_design, const std::vector<prio
 
   choose_level_means();
   choose_absorbed_slopes(std::move(absorbable));
+  choose_absorbed_coefficients();
   check_group_sizes();
   check_identifiability();
   check_level_constant_slopes();
@@ -621,6 +646,38 @@ void model::choose_absorbed_slopes(absorbable_slopes&& absorbable) {
     if (!terms_[a].centered) continue;
     terms_[a].absorbed.push_back({t, std::move(absorbable.level_values[t])});
     terms_[t].absorbed_into = static_cast<std::ptrdiff_t>(a);
+  }
+}
+
+void model::choose_absorbed_coefficients() {
+  const design& d = design_;
+  if (d.n_obs == 0) return;
+  std::vector<bool> excluded(n_beta_, false);  // level means of centered terms, fixed, Intercept
+  for (const term_parameters& tp : terms_) {
+    for (const std::ptrdiff_t b : tp.mean_of) {
+      if (b >= 0) excluded[static_cast<std::size_t>(b)] = true;
+    }
+  }
+  for (const std::size_t a : uncentered_intercept_columns_) excluded[a] = true;
+  if (d.has_intercept && n_beta_ > 0) excluded[0] = true;
+  for (std::size_t a = 0; a < n_beta_; ++a) {
+    if (excluded[a] || scalars_[a].transform == scalar_transform::fixed) continue;
+    std::ptrdiff_t best_term = -1;
+    std::vector<double> best_values;
+    for (std::size_t t = 0; t < terms_.size(); ++t) {
+      const random_block& block = d.terms[t];
+      if (!terms_[t].centered || !is_intercept_only(block) || block.n_levels >= d.n_obs) continue;
+      if (best_term >= 0 && block.n_levels >= d.terms[static_cast<std::size_t>(best_term)].n_levels) {
+        continue;
+      }
+      std::vector<double> values = column_level_values(d, t, a);
+      if (values.empty()) continue;
+      best_term = static_cast<std::ptrdiff_t>(t);
+      best_values = std::move(values);
+    }
+    if (best_term < 0) continue;
+    terms_[static_cast<std::size_t>(best_term)].absorbed_coefficients.push_back(
+        {a, std::move(best_values)});
   }
 }
 
@@ -1067,6 +1124,21 @@ std::vector<double> model::initial_inv_metric() const {
     }
     var[p.q_index] = v;
   }
+  // Absorbed coefficients: a regression of the J level effects, each known to (1 + spread over
+  // noise) φ / rows, on the column's level values: that over Σ_j x_aj² (times the column's scale
+  // squared, as q holds the coefficient times it).
+  for (const term_parameters& tp : terms_) {
+    const double spread = std::isnan(tp.signal_to_noise) ? 1.0 : tp.signal_to_noise;
+    for (const auto& coefficient : tp.absorbed_coefficients) {
+      double sum_sq = 0.0;
+      for (const double x : coefficient.level_values) sum_sq += x * x;
+      const scalar_parameter& p = scalars_[coefficient.coefficient];
+      if (sum_sq > 0.0) {
+        var[p.q_index] = (1.0 + spread) * phi / (std::max(tp.rows_per_level, 1.0) * sum_sq) *
+                         p.column_scale * p.column_scale;
+      }
+    }
+  }
   // Centered levels: φ over the level's Σ x² of each coefficient.
   const std::vector<double> level_sum_sq = level_sum_squares(d);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
@@ -1125,6 +1197,11 @@ std::vector<std::string> model::unconstrained_names() const {
         for (const auto& slope : tp.absorbed) {
           const std::string& x = design_.terms[slope.term].coef_names[0];
           slopes += "+" + x + "*r_" + block.group + "[" + block.level_labels[j] + "," + x + "]";
+        }
+        // And its coefficients: "...+x*b_x".
+        for (const auto& coefficient : tp.absorbed_coefficients) {
+          slopes += "+" + design_.coef_names[coefficient.coefficient] + "*" +
+                    scalars_[coefficient.coefficient].name;
         }
         names[tp.z_q_index + j * tp.k + c] = mean + (tp.centered ? "r_" : "z_") + block.group +
                                               "[" + block.level_labels[j] + "," +
@@ -1212,7 +1289,7 @@ void model::group_effects_forward(const double* q, const global_values& v, doubl
   for (const bool absorbing : {false, true}) {
     for (std::size_t t = 0; t < terms_.size(); ++t) {
       const term_parameters& tp = terms_[t];
-      if (tp.absorbed.empty() == absorbing) continue;
+      if (tp.absorbs() != absorbing) continue;
       const random_block& block = design_.terms[t];
       const std::size_t sd0 = tp.first_sd - n_beta_;
       const int k = static_cast<int>(tp.k);
@@ -1232,6 +1309,9 @@ double model::absorbing_level_mean(std::size_t t, std::size_t j, const global_va
   double m = v.level_means[tp.first_sd - n_beta_];
   for (const auto& slope : tp.absorbed) {
     m += slope.level_values[j] * u[design_.terms[slope.term].u_offset + j];
+  }
+  for (const auto& coefficient : tp.absorbed_coefficients) {
+    m += coefficient.level_values[j] * v.beta[coefficient.coefficient];
   }
   return m;
 }

@@ -130,52 +130,115 @@ TEST(CliSample, ARunSplitByChainIdWritesTheFilesOfOneRun) {
 // the 42 comparisons passes 4 by chance with probability 42 × 6.3e-5 ≈ 0.3% (the seed is fixed:
 // a given build passes or fails every time). With the log Jacobian -J log|D L| dropped (tried
 // once), sd_Subject__Intercept came out 237 against 27, 29 combined MCSEs apart.
-TEST(CliSample, CenteredAndNonCenteredSampleTheSamePosterior) {
-  const fs::path dir = fresh_dir("centered");
-  const std::string base = "sample --data " + sleepstudy +
-                           " --formula 'Reaction ~ Days + (Days | Subject)' --warmup 500 "
-                           "--samples 1000 --seed 11 --quiet --output-dir " + dir.string();
-  const auto nc = run(base + " --centered none --output-prefix nc");
-  ASSERT_EQ(nc.exit_code, 0) << nc.output;
-  const auto c = run(base + " --centered Subject --output-prefix c");
-  ASSERT_EQ(c.exit_code, 0) << c.output;
-  auto files = [&](const std::string& prefix) {
-    std::vector<std::string> f;
-    for (int k = 1; k <= 4; ++k) {
-      f.push_back((dir / (prefix + "_" + std::to_string(k) + ".csv")).string());
-    }
-    return f;
-  };
-  const auto header_line = [](const std::string& file, const std::string& key) {
-    std::ifstream in(file);
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind(key, 0) == 0) return line;
-    }
-    return std::string();
-  };
-  EXPECT_EQ(header_line(files("nc")[0], "# centered_terms"), "# centered_terms = none");
-  EXPECT_EQ(header_line(files("c")[0], "# centered_terms"),
-            "# centered_terms = Subject(Intercept + Days)");
-  EXPECT_EQ(header_line(files("nc")[0], "# centered_around"), "# centered_around = none");
-  EXPECT_EQ(header_line(files("c")[0], "# centered_around"),
-            "# centered_around = Intercept, b_Days");
-  const auto a = summarise_draws(read_chains(files("nc")));
-  const auto b = summarise_draws(read_chains(files("c")));
-  ASSERT_EQ(a.size(), b.size());
+/// The chain files <dir>/<prefix>_1.csv ... _4.csv.
+std::vector<std::string> chain_files(const fs::path& dir, const std::string& prefix) {
+  std::vector<std::string> f;
+  for (int k = 1; k <= 4; ++k) {
+    f.push_back((dir / (prefix + "_" + std::to_string(k) + ".csv")).string());
+  }
+  return f;
+}
+
+/// The first line of @p file that starts with @p key ("# centered_terms"), or "".
+std::string header_line(const std::string& file, const std::string& key) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) == 0) return line;
+  }
+  return std::string();
+}
+
+/// Two runs of one posterior in different parameterizations: every mean within 4 combined MCSEs
+/// (lp__ differs by the Jacobian; the sampler's own columns are not estimates), every R-hat of
+/// the second under 1.02. Returns how many variables were compared.
+std::size_t expect_same_posterior(const std::vector<std::string>& first,
+                                  const std::vector<std::string>& second) {
+  const auto a = summarise_draws(read_chains(first));
+  const auto b = summarise_draws(read_chains(second));
+  EXPECT_EQ(a.size(), b.size());
   std::size_t compared = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    ASSERT_EQ(a[i].variable, b[i].variable);
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    EXPECT_EQ(a[i].variable, b[i].variable);
     if (a[i].variable.size() > 2 && a[i].variable.substr(a[i].variable.size() - 2) == "__") {
-      continue;  // lp__ differs by the Jacobian; the sampler's own columns are not estimates
+      continue;
     }
     const double mcse = std::hypot(a[i].mcse_mean, b[i].mcse_mean);
     EXPECT_LT(std::fabs(a[i].mean - b[i].mean), 4.0 * mcse)
-        << a[i].variable << ": non-centered " << a[i].mean << ", centered " << b[i].mean
+        << a[i].variable << ": first " << a[i].mean << ", second " << b[i].mean
         << ", combined MCSE " << mcse;
     EXPECT_LT(b[i].rhat, 1.02) << b[i].variable;
     ++compared;
   }
-  EXPECT_EQ(compared, 2u + 3u + 1u + 36u);  // b, sd + cor, sigma, r_Subject
+  return compared;
+}
+
+TEST(CliSample, CenteredAndNonCenteredSampleTheSamePosterior) {
+  const fs::path dir = fresh_dir("centered");
+  const std::string base = "sample --data " + sleepstudy +
+                           " --formula 'Reaction ~ Days + (Days | Subject)' --warmup 500 "
+                           "--samples 1000 --seed 1 --quiet --output-dir " + dir.string();
+  // 42 means compared at 4 combined MCSEs. The largest |z| over seeds 1-6 was 1.35-3.18 with the
+  // data's initial values and 1.81-2.49 with Stan's; seed 11, used before the initial values
+  // changed, drew 4.2 for one group effect after the change (and passed before it).
+  const auto nc = run(base + " --centered none --output-prefix nc");
+  ASSERT_EQ(nc.exit_code, 0) << nc.output;
+  const auto c = run(base + " --centered Subject --output-prefix c");
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_EQ(header_line(chain_files(dir, "nc")[0], "# centered_terms"),
+            "# centered_terms = none");
+  EXPECT_EQ(header_line(chain_files(dir, "c")[0], "# centered_terms"),
+            "# centered_terms = Subject(Intercept + Days)");
+  EXPECT_EQ(header_line(chain_files(dir, "nc")[0], "# centered_around"),
+            "# centered_around = none");
+  EXPECT_EQ(header_line(chain_files(dir, "c")[0], "# centered_around"),
+            "# centered_around = Intercept, b_Days");
+  // b, sd + cor, sigma, r_Subject
+  EXPECT_EQ(expect_same_posterior(chain_files(dir, "nc"), chain_files(dir, "c")),
+            2u + 3u + 1u + 36u);
+  fs::remove_all(dir);
+}
+
+TEST(CliSample, AStateLevelPredictorIsAbsorbedAndSamplesTheSamePosterior) {
+  // MRP's shape: x is a property of the state, a population-level predictor beside a varying
+  // intercept on state with 150 rows per level. --centered auto centers (1 | state) and its
+  // levels absorb b_x (term_parameters::absorbed_coefficients); non-centered, nothing is
+  // absorbed. Same posterior; the absorbed b_x mixes far better (bench/README.md, session 9).
+  const fs::path dir = fresh_dir("absorbed_coefficient");
+  const fs::path data = dir / "states.csv";
+  {
+    std::mt19937_64 rng(17);
+    std::normal_distribution<double> normal;
+    std::ofstream out(data);
+    out << "y,x,age,state\n";
+    std::vector<double> x(20), effect(20);
+    for (std::size_t j = 0; j < 20; ++j) {
+      x[j] = normal(rng);
+      effect[j] = 0.4 * normal(rng);
+    }
+    for (std::size_t i = 0; i < 3000; ++i) {
+      const std::size_t j = i % 20;
+      const double age = normal(rng);
+      out << 1.0 + 0.6 * x[j] + effect[j] + 0.3 * age + normal(rng) << "," << x[j] << "," << age
+          << ",s" << j << "\n";
+    }
+  }
+  const std::string base = "sample --data " + data.string() +
+                           " --formula 'y ~ x + age + (1 | state)' --warmup 500 --samples 1000 "
+                           "--seed 3 --quiet --save-group-effects none --output-dir " +
+                           dir.string();
+  const auto absorbed = run(base + " --output-prefix auto");
+  ASSERT_EQ(absorbed.exit_code, 0) << absorbed.output;
+  const auto none = run(base + " --centered none --output-prefix none");
+  ASSERT_EQ(none.exit_code, 0) << none.output;
+  EXPECT_EQ(header_line(chain_files(dir, "auto")[0], "# absorbed_coefficients"),
+            "# absorbed_coefficients = state(b_x)");
+  EXPECT_EQ(header_line(chain_files(dir, "none")[0], "# absorbed_coefficients"),
+            "# absorbed_coefficients = none");
+  EXPECT_EQ(expect_same_posterior(chain_files(dir, "none"), chain_files(dir, "auto")),
+            3u + 1u + 1u);  // b, sd, sigma
+  const auto check =
+      run("check --data " + data.string() + " --formula 'y ~ x + age + (1 | state)'");
+  EXPECT_NE(check.output.find("around Intercept, with b_x"), std::string::npos) << check.output;
   fs::remove_all(dir);
 }
 

@@ -192,23 +192,31 @@ TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
   data.columns.push_back(test::numeric_column("w1", w1));
   data.columns.push_back(test::numeric_column("w2", w2));
   data.columns.push_back(test::numeric_column("y_levels", y_levels));
+  // The last two absorb population-level coefficients on w1 and w2 as well
+  // (term_parameters::absorbed_coefficients), except b_w1 where (0 + w1 | g1) is centered around
+  // it ("g1", "all"); the last absorbs no slope.
   const std::vector<std::string> parts = {
       "x1 + (1 | g1) + (0 + w1 | g1)",
       "x2 + w1 + (1 | g1) + (0 + w1 | g1) + (0 + w2 | g1) + (0 + x1 | g1)",
-      "x2 + (1 | g1) + (0 + w1 | g1) + (1 + x1 | g2)"};
+      "x2 + (1 | g1) + (0 + w1 | g1) + (1 + x1 | g2)",
+      "x2 + w1 + w2 + (1 | g1) + (0 + w1 | g1) + (1 + x1 | g2)",
+      "x1 + w2 + x1:w2 + (1 | g1) + (1 | g2)"};
   const auto sets = prior_sets();
   std::uint64_t seed = 1300;
-  std::size_t n_models = 0;
+  std::size_t n_models = 0, n_with_coefficients = 0;
   auto check = [&](const std::string& formula, family fam, const std::string& centered,
                    std::size_t set) {
     const auto base = test::make_model(data, formula, fam, {}, centered);
     const auto m = test::make_model(data, formula, fam, applicable(sets[set], *base), centered);
     const std::string label = to_string(fam) + ", " + centered + ": " + formula;
     EXPECT_TRUE(m->terms()[0].centered) << label;
-    EXPECT_FALSE(m->terms()[0].absorbed.empty()) << label;
-    if (m->terms()[0].absorbed.empty()) return;
-    const auto& slope = m->terms()[m->terms()[0].absorbed[0].term];
-    EXPECT_EQ(slope.centered, centered != "auto") << label;
+    EXPECT_TRUE(m->terms()[0].absorbs()) << label;
+    if (!m->terms()[0].absorbs()) return;
+    if (!m->terms()[0].absorbed.empty()) {
+      const auto& slope = m->terms()[m->terms()[0].absorbed[0].term];
+      EXPECT_EQ(slope.centered, centered != "auto") << label;
+    }
+    n_with_coefficients += m->terms()[0].absorbed_coefficients.empty() ? 0 : 1;
     check_gradient(m, seed++, label);
     ++n_models;
   };
@@ -229,6 +237,8 @@ TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
     }
   }
   EXPECT_EQ(n_models, (family_cases().size() * 4 + 2) * parts.size());
+  // Parts 2 (auto only), 4 (b_w2 always, b_w1 in auto) and 5.
+  EXPECT_EQ(n_with_coefficients, 2 + 2 * (family_cases().size() * 4 + 2));
 }
 
 TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {

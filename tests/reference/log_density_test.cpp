@@ -665,6 +665,75 @@ TEST(LogDensity, AbsorbedSlopeIsAChangeOfVariablesOfTheNonCenteredForm) {
   EXPECT_NEAR(at("r_g1.3.2"), u_w[2], 1e-12);
 }
 
+TEST(LogDensity, AbsorbedCoefficientIsAChangeOfVariablesOfTheNonCenteredForm) {
+  // w takes one value per level of g1 and is a population-level predictor, so the centered
+  // (1 | g1) absorbs b_w (term_parameters::absorbed_coefficients): q's entry for level j holds
+  // m + u[j] + w_j b_w (w_j as in X, centered), and the data no longer see b_w. At the same
+  // constrained values the density differs from the non-centered form's by J log sd alone.
+  table t = test::random_table(60, 5, 3, 32);
+  const std::vector<double>& g1 = t.find("g1")->numbers;
+  std::vector<double> w(g1.size());
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sqrt(g1[i]);
+  t.columns.push_back(test::numeric_column("w", w));
+  for (const family fam : {family::gaussian, family::poisson}) {
+    const std::string formula = test::response_for(fam) + " ~ x1 + w + (1 | g1) + (1 | g2)";
+    const auto absorbed = test::make_model(t, formula, fam, {}, "g1");
+    const auto none = test::make_model(t, formula, fam, {}, "none");
+    ASSERT_TRUE(absorbed->terms()[0].centered);
+    ASSERT_EQ(absorbed->terms()[0].absorbed_coefficients.size(), 1u);
+    const auto& w_coefficient = absorbed->terms()[0].absorbed_coefficients[0];
+    ASSERT_EQ(absorbed->scalars()[w_coefficient.coefficient].name, "b_w");
+    ASSERT_TRUE(none->terms()[0].absorbed_coefficients.empty());
+    const std::vector<double>& w_level = w_coefficient.level_values;
+    ASSERT_EQ(w_level.size(), 5u);
+    EXPECT_NE(absorbed->unconstrained_names()[absorbed->terms()[0].z_q_index + 1].find(
+                  "+w*b_w"),
+              std::string::npos);
+
+    const std::size_t J = 5;
+    const double intercept = 0.4, b_x1 = -0.7, b_w = 0.9, sd_1 = 0.8, sd_2 = 0.3, sigma = 1.3;
+    const std::vector<double> u_1 = {0.5, -0.2, 0.9, -1.1, 0.05}, z_2 = {0.3, -0.4, 0.1};
+    auto fill = [&](const model& m, std::vector<double>& q) {
+      for (const scalar_parameter& p : m.scalars()) {
+        const double value = p.name == "Intercept"          ? intercept
+                             : p.name == "b_x1"             ? b_x1
+                             : p.name == "b_w"              ? b_w
+                             : p.name == "sd_g1__Intercept" ? sd_1
+                             : p.name == "sd_g2__Intercept" ? sd_2
+                                                            : sigma;
+        q[p.q_index] = p.transform == scalar_transform::identity ? value * p.column_scale
+                                                                 : std::log(value);
+      }
+      for (std::size_t j = 0; j < 3; ++j) q[m.terms()[1].z_q_index + j] = z_2[j];
+    };
+    std::vector<double> q_none(none->dim()), q_abs(absorbed->dim());
+    fill(*none, q_none);
+    fill(*absorbed, q_abs);
+    global_values v;
+    absorbed->globals_forward(q_abs.data(), v);
+    const double m = v.level_means[0];
+    for (std::size_t j = 0; j < J; ++j) {
+      q_none[none->terms()[0].z_q_index + j] = u_1[j] / sd_1;
+      q_abs[absorbed->terms()[0].z_q_index + j] = m + u_1[j] + w_level[j] * b_w;
+    }
+    detail::glm_cpu_density d_none(none), d_abs(absorbed);
+    std::vector<double> g_none(none->dim()), g_abs(absorbed->dim());
+    const double lp_none = d_none.log_density_grad(q_none.data(), g_none.data());
+    const double lp_abs = d_abs.log_density_grad(q_abs.data(), g_abs.data());
+    EXPECT_NEAR(lp_abs, lp_none - static_cast<double>(J) * std::log(sd_1),
+                1e-9 * std::fabs(lp_none))
+        << to_string(fam);
+    const auto names = absorbed->output_names();
+    ASSERT_EQ(none->output_names(), names);
+    std::vector<double> out_abs(names.size()), out_none(names.size());
+    absorbed->write_constrained(q_abs.data(), out_abs.data());
+    none->write_constrained(q_none.data(), out_none.data());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      EXPECT_NEAR(out_abs[i], out_none[i], 1e-12) << names[i];
+    }
+  }
+}
+
 TEST(LogDensity, CorrelatedThreeCoefficients) {
   const auto m = make("yp ~ 1 + (1 + x1 + x2 | h)", family::poisson, {"cor ~ lkj(1.5)"});
   ASSERT_EQ(m->unconstrained_names(),

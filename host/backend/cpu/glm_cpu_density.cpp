@@ -137,11 +137,12 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   grads_.level_means.assign(values_.sd.size(), 0.0);
   grads_.chol_corr.resize(terms.size());
   // Absorbing terms first: the gradient of their per-level mean goes to the absorbed slopes'
-  // u (∂mean/∂u_s[j] = x_sj), whose own pass then reads it beside Zᵀr.
+  // u (∂mean/∂u_s[j] = x_sj), whose own pass then reads it beside Zᵀr, and to the absorbed
+  // coefficients (∂mean/∂b_a = x_aj).
   for (const bool absorbing : {true, false}) {
     for (std::size_t t = 0; t < terms.size(); ++t) {
       const auto& tp = terms[t];
-      if (tp.absorbed.empty() == absorbing) continue;
+      if (tp.absorbs() != absorbing) continue;
       const auto& block = d.terms[t];
       const int k = static_cast<int>(tp.k);
       const std::size_t sd0 = tp.first_sd - d.n_coefs();
@@ -161,6 +162,11 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
         grads_.level_means[sd0] += g_level_mean;
         for (const auto& slope : tp.absorbed) {
           g_u_[d.terms[slope.term].u_offset + j] += slope.level_values[j] * g_level_mean;
+        }
+        // The data's part of Xᵀr for an absorbed coefficient cancels against this (they see
+        // u[j] + x_aj b_a = q - m); its prior part is what remains.
+        for (const auto& coefficient : tp.absorbed_coefficients) {
+          grads_.beta[coefficient.coefficient] += coefficient.level_values[j] * g_level_mean;
         }
       }
     }

@@ -115,6 +115,12 @@ double assemble_sums(const model& m, const model_layout& l, const double* sums,
       const double* g_mean = seg + 1 + k + (term.correlated ? k * k : 0);
       std::copy(g_mean, g_mean + k, grads.level_means.begin() + static_cast<std::ptrdiff_t>(sd0));
     }
+    // Absorbed coefficients: Σ_j x_aj ∂/∂mean_j, beside the data's Xᵀr that it cancels.
+    for (std::int32_t s = 0; s < term.n_absorbed; ++s) {
+      const auto& a = l.absorbed[static_cast<std::size_t>(term.absorbed_begin + s)];
+      if (a.coefficient < 0) continue;
+      grads.beta[static_cast<std::size_t>(a.coefficient)] += seg[a.scratch_column];
+    }
     seg += term.n_cols;
   }
   return lp - 0.5 * sum_zz;

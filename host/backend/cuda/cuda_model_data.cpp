@@ -90,7 +90,8 @@ model_layout make_layout(const model& m) {
     desc.centered = tp.centered ? 1 : 0;
     desc.n_cols = static_cast<std::int32_t>(1 + tp.k + (tp.correlated ? tp.k * tp.k : 0) +
                                             (tp.centered ? tp.k : 0));
-    desc.n_absorbed = static_cast<std::int32_t>(tp.absorbed.size());
+    desc.n_absorbed =
+        static_cast<std::int32_t>(tp.absorbed.size() + tp.absorbed_coefficients.size());
     desc.absorbed_begin = static_cast<std::int32_t>(l.absorbed.size());
     for (const auto& slope : tp.absorbed) {
       kernels::absorbed_slope_desc a;
@@ -99,6 +100,16 @@ model_layout make_layout(const model& m) {
       l.absorbed.push_back(a);
       l.absorbed_values.insert(l.absorbed_values.end(), slope.level_values.begin(),
                                slope.level_values.end());
+    }
+    // Coefficients: b_a is params[a] (beta comes first in params); one scratch column each.
+    for (const auto& coefficient : tp.absorbed_coefficients) {
+      kernels::absorbed_slope_desc a;
+      a.values_offset = static_cast<std::int64_t>(l.absorbed_values.size());
+      a.coefficient = static_cast<std::int64_t>(coefficient.coefficient);
+      a.scratch_column = desc.n_cols++;
+      l.absorbed.push_back(a);
+      l.absorbed_values.insert(l.absorbed_values.end(), coefficient.level_values.begin(),
+                               coefficient.level_values.end());
     }
     for (std::int32_t c = 0; c < desc.n_cols; ++c) {
       kernels::segment_desc s;
