@@ -23,7 +23,8 @@ __device__ inline double absorbing_level_mean(const group_term_desc& term,
   double m = params[term.mean_offset];
   for (int s = 0; s < term.n_absorbed; ++s) {
     const absorbed_slope_desc slope = absorbed[term.absorbed_begin + s];
-    const double value = slope.coefficient >= 0 ? params[slope.coefficient] : u[slope.u_offset + j];
+    const double value =
+        slope.coefficient >= 0 ? params[slope.coefficient] : u[slope.u_offset + j];
     m += absorbed_values[slope.values_offset + j] * value;
   }
   return m;

@@ -238,8 +238,8 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   const args a(argc, argv, 2,
                {"data", "formula", "family", "prior", "centered", "chains", "chain-id", "threads",
                 "warmup", "samples", "thin", "seed", "adapt-delta", "stepsize", "max-depth",
-                "metric", "metric-init", "init", "init-from", "backend", "output-dir", "output-prefix",
-                "save-group-effects", "sig-figs"},
+                "metric", "metric-init", "init", "init-from", "backend", "output-dir",
+                "output-prefix", "save-group-effects", "sig-figs"},
                {"help", "quiet", "no-adapt", "save-warmup"});
   if (a.has("help")) {
     out << sample_usage;

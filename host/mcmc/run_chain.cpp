@@ -58,7 +58,8 @@ std::vector<double> find_initial_values(detail::backend& backend, const nuts_opt
                        " entries; the model has " + std::to_string(dim) + " parameters");
   }
   // With scales (a guess from the data), R = 0 starts at the guess; without, at Stan's zeros.
-  const bool start_at_centers = zero_init && !setup.init_scales.empty();
+  const bool start_at_centers =
+      zero_init && !setup.init_scales.empty() && !setup.init_centers.empty();
   const int max_tries = (user_init || zero_init) ? 1 : 100;
 
   std::vector<double> q(dim, 0.0);

@@ -68,7 +68,9 @@ constexpr std::size_t max_fit_rows = std::size_t{1} << 18;
 /** The population-level coefficients by IRLS on the rows of X (up to max_fit_rows of them), with
  *  the coefficients in @p fixed held at @p beta's values. @p beta holds the start and receives the
  *  fit; @p variance the diagonal of the fit's covariance (as for all n rows). Gaussian rows take
- *  one step (their weights do not move). Returns false, leaving @p beta, where the fit fails. */
+ *  one step (their weights do not move). Returns false where the fit fails, or does not converge
+ *  in 25 steps (a predictor that separates bernoulli outcomes drives its coefficient off to
+ *  infinity: better Stan's start than a far one). */
 bool fit_population_coefficients(const design& d, const std::vector<bool>& fixed,
                                  std::vector<double>& beta, std::vector<double>& variance) {
   const std::size_t n = d.n_obs, p = d.n_coefs();
@@ -131,7 +133,9 @@ bool fit_population_coefficients(const design& d, const std::vector<bool>& fixed
       next[c] = solution(a);
     }
     beta = next;
-    if (iteration + 1 == max_iterations || largest_change < 1e-8) {
+    const bool converged = d.family == family::gaussian || largest_change < 1e-8;
+    if (!converged && iteration + 1 == max_iterations) return false;
+    if (converged) {
       // Covariance: φ (XᵀWX)⁻¹ for the m rows, times m/n for all n. Gaussian φ is the residual
       // variance of this fit, yᵀy - β̂ᵀXᵀy (group effects included, so on the wide side); the
       // other families' weights are already inverse variances.
@@ -173,9 +177,10 @@ model::initial_value_guess model::initial_values_from_data() const {
   if (d.has_intercept && !fixed[0]) beta[0] = intercept_init_center_;
   std::vector<double> beta_variance;
   if (!fit_population_coefficients(d, fixed, beta, beta_variance)) {
-    beta.assign(p, 0.0);  // keep Stan's centers for the coefficients
+    // Stan's centers for the coefficients (scale 1 below, as beta_variance is 0).
+    for (std::size_t s = 0; s < p; ++s) beta[s] = fixed[s] ? scalars_[s].fixed_value : 0.0;
+    if (d.has_intercept && !fixed[0]) beta[0] = intercept_init_center_;
     beta_variance.assign(p, 0.0);
-    if (d.has_intercept) beta[0] = intercept_init_center_;
   }
 
   // 2. Working residuals of every row at those coefficients, with their weights.

@@ -66,20 +66,22 @@ std::size_t first_entry_in_row(const design& d, std::size_t t) {
   return first_entry;
 }
 
-/** The covariate of coefficient @p c of term @p t per level of its factor, when it takes one
- *  value in each level (a level-level predictor); empty when it varies within some level. */
-std::vector<double> level_constant_values(const design& d, std::size_t t, std::size_t c) {
+/** A value per row, value_of_row(i), per level of term @p t's factor, when it takes one value
+ *  in each level (a level-level predictor); empty when it varies within some level. */
+template <typename ValueOfRow>
+std::vector<double> values_per_level(const design& d, std::size_t t, ValueOfRow value_of_row) {
   const std::size_t first_entry = first_entry_in_row(d, t);
   const random_block& block = d.terms[t];
   const std::size_t k = block.n_coefs();
   std::vector<double> values(block.n_levels, std::numeric_limits<double>::quiet_NaN());
   for (std::size_t i = 0; i < d.n_obs; ++i) {
-    const auto e = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry + c;
+    const auto e = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry;
     const std::size_t level = (static_cast<std::size_t>(d.Z.col_idx[e]) - block.u_offset) / k;
+    const double value = value_of_row(i);
     double& seen = values[level];
     if (std::isnan(seen)) {
-      seen = d.Z.values[e];
-    } else if (seen != d.Z.values[e]) {
+      seen = value;
+    } else if (seen != value) {
       return {};
     }
   }
@@ -89,28 +91,18 @@ std::vector<double> level_constant_values(const design& d, std::size_t t, std::s
   return values;
 }
 
-/** Population-level column @p a per level of term @p t's factor, when it takes one value in each
- *  level (a level-level predictor); empty when it varies within some level. */
+/** The covariate of coefficient @p c of term @p t per level of its factor (values_per_level). */
+std::vector<double> level_constant_values(const design& d, std::size_t t, std::size_t c) {
+  const std::size_t entry = first_entry_in_row(d, t) + c;
+  return values_per_level(d, t, [&](std::size_t i) {
+    return d.Z.values[static_cast<std::size_t>(d.Z.row_ptr[i]) + entry];
+  });
+}
+
+/** Population-level column @p a per level of term @p t's factor (values_per_level). */
 std::vector<double> column_level_values(const design& d, std::size_t t, std::size_t a) {
-  const std::size_t first_entry = first_entry_in_row(d, t);
-  const random_block& block = d.terms[t];
-  const std::size_t k = block.n_coefs();
   const double* column = d.X.data() + a * d.n_obs;
-  std::vector<double> values(block.n_levels, std::numeric_limits<double>::quiet_NaN());
-  for (std::size_t i = 0; i < d.n_obs; ++i) {
-    const auto e = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry;
-    const std::size_t level = (static_cast<std::size_t>(d.Z.col_idx[e]) - block.u_offset) / k;
-    double& seen = values[level];
-    if (std::isnan(seen)) {
-      seen = column[i];
-    } else if (seen != column[i]) {
-      return {};
-    }
-  }
-  for (double& v : values) {
-    if (std::isnan(v)) v = 0.0;  // a level without rows (none after design building)
-  }
-  return values;
+  return values_per_level(d, t, [&](std::size_t i) { return column[i]; });
 }
 
 bool is_intercept_only(const random_block& block) {
@@ -667,9 +659,9 @@ void model::choose_absorbed_coefficients() {
     for (std::size_t t = 0; t < terms_.size(); ++t) {
       const random_block& block = d.terms[t];
       if (!terms_[t].centered || !is_intercept_only(block) || block.n_levels >= d.n_obs) continue;
-      if (best_term >= 0 && block.n_levels >= d.terms[static_cast<std::size_t>(best_term)].n_levels) {
-        continue;
-      }
+      const bool fewer_levels =
+          best_term < 0 || block.n_levels < d.terms[static_cast<std::size_t>(best_term)].n_levels;
+      if (!fewer_levels) continue;
       std::vector<double> values = column_level_values(d, t, a);
       if (values.empty()) continue;
       best_term = static_cast<std::ptrdiff_t>(t);

@@ -101,6 +101,26 @@ TEST(InitialValues, GeneralizedLinearModelsSolveTheirScoreEquations) {
   }
 }
 
+TEST(InitialValues, ASeparatingPredictorKeepsStansStartForTheCoefficients) {
+  // x > 0 exactly when y = 1: the maximum-likelihood b_x is infinite and IRLS does not converge,
+  // so the coefficients start as Stan's do (0 ± 2 on q's scale, the Intercept at its center).
+  table t = test::random_table(200, 5, 4, 6);
+  const auto& x1 = t.find("x1")->numbers;
+  std::vector<double> y(x1.size());
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = x1[i] > 0.0 ? 1.0 : 0.0;
+  t.columns.push_back(test::numeric_column("y_separated", y));
+  const auto m = test::make_model(t, "y_separated ~ x1 + (1 | g1)", family::bernoulli);
+  const model::initial_value_guess guess = m->initial_values_from_data();
+  const scalar_parameter& b_x1 = m->scalars()[1];
+  ASSERT_EQ(b_x1.name, "b_x1");
+  EXPECT_EQ(guess.center[b_x1.q_index], 0.0);
+  EXPECT_EQ(guess.scale[b_x1.q_index], 1.0);
+  EXPECT_EQ(guess.center[m->scalars()[0].q_index], m->init_centers()[m->scalars()[0].q_index]);
+  for (std::size_t i = 0; i < guess.center.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(guess.center[i])) << m->unconstrained_names()[i];
+  }
+}
+
 /** 40 levels of g with 120 rows each (enough for `--centered auto`): intercepts sd 0.8 and slopes
  *  on x sd 0.4 (independent), a factor h of 2,400 levels with 2 rows each (sd 0.5), noise sd 1. */
 struct simulated_levels {
