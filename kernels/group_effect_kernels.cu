@@ -14,20 +14,19 @@ __device__ inline int term_of_level(const group_term_desc* terms, int n_terms, s
   return t;
 }
 
-/// Level j's mean of an absorbing intercept (k = 1): m + Σ_s x_sj u_s[j] + Σ_a x_aj b_a.
-__device__ inline double absorbing_level_mean(const group_term_desc& term,
-                                              const absorbed_slope_desc* absorbed,
-                                              const double* absorbed_values,
-                                              const double* params, const double* u,
-                                              std::int64_t j) {
-  double m = params[term.mean_offset];
+/// Level j's means of an absorbing term (k values into @p means): the term's means, its Intercept's
+/// (coefficient 0) plus Σ_s x_sj u_s[j] + Σ_a x_aj b_a (model::absorbing_level_means).
+__device__ inline void absorbing_level_means(const group_term_desc& term,
+                                             const absorbed_slope_desc* absorbed,
+                                             const double* absorbed_values, const double* params,
+                                             const double* u, std::int64_t j, double* means) {
+  for (int c = 0; c < term.k; ++c) means[c] = params[term.mean_offset + c];
   for (int s = 0; s < term.n_absorbed; ++s) {
     const absorbed_slope_desc slope = absorbed[term.absorbed_begin + s];
     const double value =
         slope.coefficient >= 0 ? params[slope.coefficient] : u[slope.u_offset + j];
-    m += absorbed_values[slope.values_offset + j] * value;
+    means[0] += absorbed_values[slope.values_offset + j] * value;
   }
-  return m;
 }
 
 /// absorbing_pass: only the terms with n_absorbed > 0, else only the others.
@@ -42,12 +41,13 @@ __global__ void group_forward_kernel(const group_term_desc* terms, int n_terms,
     const group_term_desc term = terms[term_of_level(terms, n_terms, g)];
     if ((term.n_absorbed > 0) != absorbing_pass) continue;
     const std::int64_t j = g - term.level_begin;
-    const double level_mean =
-        absorbing_pass ? absorbing_level_mean(term, absorbed, absorbed_values, params, u, j)
-                       : 0.0;
+    double level_means[max_centered_k];
+    if (absorbing_pass) {
+      absorbing_level_means(term, absorbed, absorbed_values, params, u, j, level_means);
+    }
     group_level_forward(term.k, term.centered != 0, params + term.sd_offset,
                         params + term.chol_offset,
-                        absorbing_pass ? &level_mean : params + term.mean_offset,
+                        absorbing_pass ? level_means : params + term.mean_offset,
                         q + term.z_index + j * term.k,
                         u + term.u_offset + j * term.k);
   }
@@ -72,18 +72,20 @@ __global__ void group_backward_kernel(const group_term_desc* terms, int n_terms,
     double* row = scratch + term.scratch_offset + j * term.n_cols;
     for (int c = 0; c < term.n_cols; ++c) row[c] = 0.0;  // the backward pass accumulates
     const int g_mean_col = 1 + k + (term.correlated ? k * k : 0);
-    const double level_mean =
-        absorbing_pass ? absorbing_level_mean(term, absorbed, absorbed_values, params, u, j)
-                       : 0.0;
+    double level_means[max_centered_k];
+    if (absorbing_pass) {
+      absorbing_level_means(term, absorbed, absorbed_values, params, u, j, level_means);
+    }
     row[0] = group_level_backward(k, term.centered != 0, params + term.sd_offset,
                                   params + term.chol_offset,
-                                  absorbing_pass ? &level_mean : params + term.mean_offset,
+                                  absorbing_pass ? level_means : params + term.mean_offset,
                                   q + term.z_index + j * k, g_u + term.u_offset + j * k,
                                   grad + term.z_index + j * k, row + 1,
                                   term.correlated ? row + 1 + k : nullptr, row + g_mean_col);
     if (!absorbing_pass) continue;
-    // ∂mean/∂u_s[j] = x_sj, ∂mean/∂b_a = x_aj (k = 1: the mean's gradient is the row's one
-    // g_mean column). A coefficient's goes to its own column, summed over levels afterwards.
+    // ∂mean_0/∂u_s[j] = x_sj, ∂mean_0/∂b_a = x_aj, with the Intercept's mean gradient in the
+    // row's first g_mean column. A coefficient's goes to its own column, summed over levels
+    // afterwards.
     for (int s = 0; s < term.n_absorbed; ++s) {
       const absorbed_slope_desc slope = absorbed[term.absorbed_begin + s];
       const double x_g_mean = absorbed_values[slope.values_offset + j] * row[g_mean_col];

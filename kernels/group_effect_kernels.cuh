@@ -32,10 +32,10 @@ struct group_term_desc {
    *  ∂/∂ level means (k; centered only), x_aj ∂/∂ level mean for each absorbed coefficient]. */
   std::int32_t n_cols = 0;
   std::int32_t centered = 0;  ///< 1: q holds u itself (model::terms()[t].centered)
-  /// A centered intercept that absorbs level-constant slopes or coefficients
-  /// (term_parameters::absorbed, absorbed_coefficients; k = 1): its level j's mean is
-  /// params[mean_offset] + Σ x_sj u_s[j] + Σ x_aj b_a over its n_absorbed slopes and
-  /// coefficients, absorbed[absorbed_begin ...]. 0 otherwise.
+  /// A centered term that absorbs level-constant slopes (term_parameters::absorbed; k = 1) or
+  /// coefficients (absorbed_coefficients; its coefficient 0 the Intercept): its Intercept's
+  /// level j mean is params[mean_offset] + Σ x_sj u_s[j] + Σ x_aj b_a over its n_absorbed
+  /// slopes and coefficients, absorbed[absorbed_begin ...]. 0 otherwise.
   std::int32_t n_absorbed = 0;
   std::int32_t absorbed_begin = 0;
 };

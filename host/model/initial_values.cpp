@@ -388,20 +388,23 @@ model::initial_value_guess model::initial_values_from_data() const {
   //    correlations start at 0).
   global_values values;
   globals_forward(guess.center.data(), values);
+  std::vector<double> level_means(n_sd);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     const term_parameters& tp = terms_[t];
     const random_block& block = d.terms[t];
+    const double* term_means = values.level_means.data() + (tp.first_sd - n_beta_);
     for (std::size_t j = 0; j < block.n_levels; ++j) {
+      if (tp.absorbs()) {
+        absorbing_level_means(t, j, values, effect.data(), level_means.data());
+        term_means = level_means.data();
+      }
       for (std::size_t c = 0; c < tp.k; ++c) {
         const std::size_t u_index = block.u_offset + j * tp.k + c;
         const std::size_t q_index = tp.z_q_index + j * tp.k + c;
         const double sd = values.sd[tp.first_sd - n_beta_ + c];
         const double posterior_sd = std::sqrt(effect_variance[u_index]);
         if (tp.centered) {
-          const double level_mean = tp.absorbs()
-                                        ? absorbing_level_mean(t, j, values, effect.data())
-                                        : values.level_means[tp.first_sd - n_beta_ + c];
-          guess.center[q_index] = level_mean + effect[u_index];
+          guess.center[q_index] = term_means[c] + effect[u_index];
           guess.scale[q_index] = posterior_sd;
         } else {
           guess.center[q_index] = effect[u_index] / sd;

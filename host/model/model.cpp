@@ -658,7 +658,9 @@ void model::choose_absorbed_coefficients() {
     std::vector<double> best_values;
     for (std::size_t t = 0; t < terms_.size(); ++t) {
       const random_block& block = d.terms[t];
-      if (!terms_[t].centered || !is_intercept_only(block) || block.n_levels >= d.n_obs) continue;
+      const bool has_intercept_first =
+          !block.coef_names.empty() && block.coef_names[0] == "Intercept";
+      if (!terms_[t].centered || !has_intercept_first || block.n_levels >= d.n_obs) continue;
       const bool fewer_levels =
           best_term < 0 || block.n_levels < d.terms[static_cast<std::size_t>(best_term)].n_levels;
       if (!fewer_levels) continue;
@@ -1190,8 +1192,9 @@ std::vector<std::string> model::unconstrained_names() const {
           const std::string& x = design_.terms[slope.term].coef_names[0];
           slopes += "+" + x + "*r_" + block.group + "[" + block.level_labels[j] + "," + x + "]";
         }
-        // And its coefficients: "...+x*b_x".
-        for (const auto& coefficient : tp.absorbed_coefficients) {
+        // And its coefficients, on the Intercept's entry: "...+x*b_x".
+        for (std::size_t a = 0; c == 0 && a < tp.absorbed_coefficients.size(); ++a) {
+          const auto& coefficient = tp.absorbed_coefficients[a];
           slopes += "+" + design_.coef_names[coefficient.coefficient] + "*" +
                     scalars_[coefficient.coefficient].name;
         }
@@ -1285,27 +1288,28 @@ void model::group_effects_forward(const double* q, const global_values& v, doubl
       const random_block& block = design_.terms[t];
       const std::size_t sd0 = tp.first_sd - n_beta_;
       const int k = static_cast<int>(tp.k);
+      double level_means[kernels::max_centered_k];
       for (std::size_t j = 0; j < block.n_levels; ++j) {
-        const double level_mean = absorbing ? absorbing_level_mean(t, j, v, u) : 0.0;
+        if (absorbing) absorbing_level_means(t, j, v, u, level_means);
         kernels::group_level_forward(k, tp.centered, v.sd.data() + sd0, v.chol_corr[t].data(),
-                                     absorbing ? &level_mean : v.level_means.data() + sd0,
+                                     absorbing ? level_means : v.level_means.data() + sd0,
                                      q + tp.z_q_index + j * tp.k, u + block.u_offset + j * tp.k);
       }
     }
   }
 }
 
-double model::absorbing_level_mean(std::size_t t, std::size_t j, const global_values& v,
-                                   const double* u) const {
+void model::absorbing_level_means(std::size_t t, std::size_t j, const global_values& v,
+                                  const double* u, double* means) const {
   const term_parameters& tp = terms_[t];
-  double m = v.level_means[tp.first_sd - n_beta_];
-  for (const auto& slope : tp.absorbed) {
-    m += slope.level_values[j] * u[design_.terms[slope.term].u_offset + j];
+  const double* term_means = v.level_means.data() + (tp.first_sd - n_beta_);
+  std::copy(term_means, term_means + tp.k, means);
+  for (const auto& slope : tp.absorbed) {  // k = 1
+    means[0] += slope.level_values[j] * u[design_.terms[slope.term].u_offset + j];
   }
   for (const auto& coefficient : tp.absorbed_coefficients) {
-    m += coefficient.level_values[j] * v.beta[coefficient.coefficient];
+    means[0] += coefficient.level_values[j] * v.beta[coefficient.coefficient];
   }
-  return m;
 }
 
 std::vector<model::group_labels> model::output_group_labels() const {

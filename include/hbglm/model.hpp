@@ -93,15 +93,16 @@ struct term_parameters {
     std::vector<double> level_values;  ///< x_j, one per level of the factor
   };
   std::vector<absorbed_slope> absorbed;
-  /** Likewise such an intercept absorbs the population-level coefficients whose column takes one
-   *  value in each of its levels (MRP's state-level predictors: y ~ x + ... + (1 | state) with x
-   *  a property of the state): q's entry for level j holds m + u[j] + Σ_a x_aj b_a as well, the
-   *  level mean gains Σ_a x_aj b_a, and the data no longer see b_a, which the levels' prior alone
-   *  places (a regression of the level effects on x_a). Without it the data fix u[j] + x_aj b_a in
+  /** A centered term whose coefficient 0 is the Intercept ((1 | state), (1 + age | state))
+   *  absorbs the population-level coefficients whose column takes one value in each of its
+   *  levels (MRP's state-level predictors: y ~ x + ... + (1 | state) with x a property of the
+   *  state): q's Intercept entry for level j holds m + u[j] + Σ_a x_aj b_a as well, the
+   *  Intercept's level mean gains Σ_a x_aj b_a, and the data no longer see b_a, which the levels'
+   *  prior alone places (a regression of the level effects on x_a). Without it the data fix u[j] + x_aj b_a in
    *  every level, and b_a moves with all J entries of q along a ridge no diagonal metric follows:
    *  bulk ESS 121 of 2,000 draws and R-hat 1.047 for b_x at 34 levels of 1,000 rows (bench/README,
-   *  session 9). A column goes to the centered intercept-only term with the fewest levels among
-   *  those it is constant within; not a coefficient that some centered term's levels are centered
+   *  session 9). A column goes to the centered term with an Intercept with the fewest levels
+   *  among those it is constant within; not a coefficient that some centered term's levels are centered
    *  on (mean_of), nor one with a constant() prior. Empty otherwise. */
   struct absorbed_coefficient {
     std::size_t coefficient = 0;       ///< the design column (index into the coefficients)
@@ -239,12 +240,12 @@ class model {
    *  CPU backend's forward pass and write_constrained compute; the CUDA kernels do the same. */
   void group_effects_forward(const double* q, const global_values& values, double* u) const;
 
-  /** What level j of centered term @p t is centered on, for its coefficient 0: the term's level
-   *  mean, plus Σ_s x_sj u_s[j] for the absorbed slopes, with @p u holding the slopes' effects
-   *  (group_effects_forward), plus Σ_a x_aj b_a for the absorbed coefficients. Only for terms
-   *  that absorb (term_parameters::absorbs, k = 1). */
-  double absorbing_level_mean(std::size_t t, std::size_t j, const global_values& values,
-                              const double* u) const;
+  /** What level j of centered term @p t is centered on (k values into @p means): the term's
+   *  level means, its Intercept's (coefficient 0) plus Σ_s x_sj u_s[j] for the absorbed slopes,
+   *  with @p u holding the slopes' effects (group_effects_forward), plus Σ_a x_aj b_a for the
+   *  absorbed coefficients. Only for terms that absorb (term_parameters::absorbs). */
+  void absorbing_level_means(std::size_t t, std::size_t j, const global_values& values,
+                             const double* u, double* means) const;
 
   /** The terms of the log density that do not depend on the parameters, summed once: over
    *  observations log C(n, y), -lgamma(y + 1), -log(2π)/2, -log se_i (glm_family.cuh leaves them

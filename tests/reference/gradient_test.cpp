@@ -236,9 +236,21 @@ TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
       if (HasFailure()) return;
     }
   }
-  EXPECT_EQ(n_models, (family_cases().size() * 4 + 2) * parts.size());
-  // Parts 2 (auto only), 4 (b_w2 always, b_w1 in auto) and 5.
-  EXPECT_EQ(n_with_coefficients, 2 + 2 * (family_cases().size() * 4 + 2));
+  // A centered term with more than the Intercept absorbs coefficients too (its coefficient 0's
+  // level mean): b_w1 and b_w2 into (1 + x1 | g1), correlated and centered around the Intercept
+  // and b_x1, beside a centered (1 | g2).
+  for (const auto& fc : family_cases()) {
+    for (const char* centered : {"g1", "all"}) {
+      for (std::size_t set : {0, 2}) {
+        check(fc.response + " ~ x1 + w1 + w2 + (1 + x1 | g1) + (1 | g2)", fc.fam, centered,
+              set);
+        if (HasFailure()) return;
+      }
+    }
+  }
+  EXPECT_EQ(n_models, (family_cases().size() * 4 + 2) * parts.size() + family_cases().size() * 4);
+  // Parts 2 (auto only), 4 (b_w2 always, b_w1 in auto) and 5, and the correlated term.
+  EXPECT_EQ(n_with_coefficients, 2 + 2 * (family_cases().size() * 4 + 2) + family_cases().size() * 4);
 }
 
 TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {

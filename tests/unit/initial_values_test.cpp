@@ -188,27 +188,67 @@ TEST(InitialValues, GroupLevelSdsAndEffectsComeFromTheLevels) {
   }
 }
 
+/** Log density and its gradient at @p q by the CPU backend. */
+double cpu_log_density(const std::shared_ptr<const model>& m, const std::vector<double>& q) {
+  const auto backend = detail::make_backend(backend_kind::cpu, m);
+  const auto q_vector = backend->make_vector();
+  const auto gradient = backend->make_vector();
+  backend->copy_from_host(q.data(), *q_vector);
+  return backend->log_density_grad(*q_vector, *gradient);
+}
+
+/** Σ over centered terms of J Σ_c log(sd_c L_cc): the log Jacobian of u = diag(sd) L z that
+ *  the centered form leaves out of lp (the shifts by level means have Jacobian 1). */
+double centered_log_jacobian(const model& m, const std::vector<double>& q) {
+  global_values values;
+  m.globals_forward(q.data(), values);
+  double log_jacobian = 0.0;
+  for (std::size_t t = 0; t < m.terms().size(); ++t) {
+    const term_parameters& tp = m.terms()[t];
+    if (!tp.centered) continue;
+    for (std::size_t c = 0; c < tp.k; ++c) {
+      const double sd = values.sd[tp.first_sd - m.data().n_coefs() + c];
+      log_jacobian += static_cast<double>(m.data().terms[t].n_levels) *
+                      (std::log(sd) + std::log(values.chol_corr[t][c * tp.k + c]));
+    }
+  }
+  return log_jacobian;
+}
+
 TEST(InitialValues, TheGuessIsOnePointWhateverTheParameterization) {
   // The fit is made on the constrained scale; each parameterization maps it into its own q
   // (centered levels hold level mean + u, non-centered z = u / sd, an absorbing intercept also the
-  // absorbed slope's x_j u_s[j]). Mapped back, all must give the same values. c is constant
-  // within the levels of g, so auto absorbs (0 + c | g) into the centered (1 | g).
+  // absorbed slopes' x_j u_s[j] and coefficients' x_j b). Mapped back, all must give the same
+  // values, and their log densities differ by the centered terms' log Jacobians alone. c is
+  // constant within the levels of g: auto absorbs (0 + c | g) into the centered (1 | g) in the
+  // first formula, b_c as well in the second, b_c into the centered (1 + x | g) in the third.
   simulated_levels s = simulate_levels();
   std::vector<double> c(s.data.n_rows());
   for (std::size_t i = 0; i < c.size(); ++i) c[i] = 0.5 + 0.1 * static_cast<double>(i % 40);
   s.data.columns.push_back(test::numeric_column("c", c));
-  const std::string formula = "y ~ x + (1 | g) + (0 + c | g) + (0 + x | g) + (1 | h)";
-  const auto absorbed = test::make_model(s.data, formula, family::gaussian, {}, "auto");
-  ASSERT_TRUE(absorbed->terms()[0].centered);
-  ASSERT_EQ(absorbed->terms()[0].absorbed.size(), 1u);
-  const std::vector<double> reference = constrained_guess(*absorbed);
-  for (const std::string centered : {"none", "all", "g", "h"}) {
-    const auto other = test::make_model(s.data, formula, family::gaussian, {}, centered);
-    const std::vector<double> out = constrained_guess(*other);
-    ASSERT_EQ(out.size(), reference.size());
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      EXPECT_NEAR(out[i], reference[i], 1e-9 * (1.0 + std::fabs(reference[i])))
-          << centered << ": " << other->output_names()[i];
+  for (const std::string formula : {"y ~ x + (1 | g) + (0 + c | g) + (0 + x | g) + (1 | h)",
+                                    "y ~ x + c + (1 | g) + (0 + c | g) + (0 + x | g) + (1 | h)",
+                                    "y ~ x + c + (1 + x | g) + (1 | h)"}) {
+    const auto absorbed = test::make_model(s.data, formula, family::gaussian, {}, "auto");
+    ASSERT_TRUE(absorbed->terms()[0].centered) << formula;
+    ASSERT_TRUE(absorbed->terms()[0].absorbs()) << formula;
+    const bool has_b_c = formula.find("x + c") != std::string::npos;
+    EXPECT_EQ(absorbed->terms()[0].absorbed_coefficients.size(), has_b_c ? 1u : 0u) << formula;
+    const std::vector<double> reference = constrained_guess(*absorbed);
+    const auto none = test::make_model(s.data, formula, family::gaussian, {}, "none");
+    const double lp_none = cpu_log_density(none, none->initial_values_from_data().center);
+    for (const std::string centered : {"auto", "none", "all", "g", "h"}) {
+      const auto other = test::make_model(s.data, formula, family::gaussian, {}, centered);
+      const std::vector<double> out = constrained_guess(*other);
+      ASSERT_EQ(out.size(), reference.size());
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        EXPECT_NEAR(out[i], reference[i], 1e-9 * (1.0 + std::fabs(reference[i])))
+            << formula << ", " << centered << ": " << other->output_names()[i];
+      }
+      const std::vector<double> q = other->initial_values_from_data().center;
+      EXPECT_NEAR(cpu_log_density(other, q), lp_none - centered_log_jacobian(*other, q),
+                  1e-9 * std::fabs(lp_none))
+          << formula << ", " << centered;
     }
   }
 }

@@ -148,25 +148,31 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
       const std::size_t sd0 = tp.first_sd - d.n_coefs();
       grads_.chol_corr[t].assign(tp.k * tp.k, 0.0);
       double* g_chol = tp.correlated ? grads_.chol_corr[t].data() : nullptr;
+      // An absorbing term's level means and their gradient, level by level.
+      double level_means[kernels::max_centered_k], g_level_means[kernels::max_centered_k];
       for (std::size_t j = 0; j < block.n_levels; ++j) {
         const std::size_t level = tp.z_q_index + j * tp.k;
-        const double level_mean = absorbing ? m.absorbing_level_mean(t, j, values_, u_.data()) : 0.0;
-        double g_level_mean = 0.0;
+        if (absorbing) {
+          m.absorbing_level_means(t, j, values_, u_.data(), level_means);
+          std::fill(g_level_means, g_level_means + tp.k, 0.0);
+        }
         lp -= 0.5 * kernels::group_level_backward(
                         k, tp.centered, values_.sd.data() + sd0, values_.chol_corr[t].data(),
-                        absorbing ? &level_mean : values_.level_means.data() + sd0, q + level,
+                        absorbing ? level_means : values_.level_means.data() + sd0, q + level,
                         g_u_.data() + block.u_offset + j * tp.k, grad + level,
                         grads_.sd.data() + sd0, g_chol,
-                        absorbing ? &g_level_mean : grads_.level_means.data() + sd0);
+                        absorbing ? g_level_means : grads_.level_means.data() + sd0);
         if (!absorbing) continue;
-        grads_.level_means[sd0] += g_level_mean;
+        for (std::size_t c = 0; c < tp.k; ++c) grads_.level_means[sd0 + c] += g_level_means[c];
+        // The Intercept's (coefficient 0) mean reads the absorbed slopes and coefficients.
+        const double g_intercept_mean = g_level_means[0];
         for (const auto& slope : tp.absorbed) {
-          g_u_[d.terms[slope.term].u_offset + j] += slope.level_values[j] * g_level_mean;
+          g_u_[d.terms[slope.term].u_offset + j] += slope.level_values[j] * g_intercept_mean;
         }
         // The data's part of Xᵀr for an absorbed coefficient cancels against this (they see
         // u[j] + x_aj b_a = q - m); its prior part is what remains.
         for (const auto& coefficient : tp.absorbed_coefficients) {
-          grads_.beta[coefficient.coefficient] += coefficient.level_values[j] * g_level_mean;
+          grads_.beta[coefficient.coefficient] += coefficient.level_values[j] * g_intercept_mean;
         }
       }
     }
