@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "hbglm/model.hpp"
+#include "kernels/group_effects.cuh"
 
 namespace hbglm {
 namespace {
@@ -211,6 +212,12 @@ model::initial_value_guess model::initial_values_from_data() const {
     const term_parameters& tp = terms_[t];
     const std::size_t k = block.n_coefs(), levels = block.n_levels;
     const auto ek = static_cast<Eigen::Index>(k);
+    // Beyond 16 coefficients per level (a factor's dummies as slopes) the per-level Gram
+    // matrices would take J k² doubles: such a term keeps Stan's start (sd 1, effects 0).
+    if (k > static_cast<std::size_t>(kernels::max_centered_k)) {
+      first_entry += k;
+      continue;
+    }
     std::vector<double> gram(levels * k * k, 0.0), cross(levels * k, 0.0), rr(levels, 0.0);
     std::vector<std::size_t> rows(levels, 0);
     for (std::size_t i = 0; i < n; ++i) {

@@ -274,7 +274,7 @@ class model {
    *  Scales: the coefficients' standard errors (at least sd/√J for a centered term's level mean),
    *  each level's shrunken posterior sd (over sd for z, at most 1), 0.5 for log sds and
    *  correlations, 0.1 for log sigma. A few passes over the data; a part whose fit fails keeps
-   *  init_centers() and scale 1 (Stan's start). */
+   *  init_centers() and scale 1 (Stan's start), as does a term of more than 16 coefficients. */
   initial_value_guess initial_values_from_data() const;
 
   /** A starting inverse metric for warmup (dim variances), from the data instead of Stan's unit

@@ -121,6 +121,32 @@ TEST(InitialValues, ASeparatingPredictorKeepsStansStartForTheCoefficients) {
   }
 }
 
+TEST(InitialValues, ATermOfManyCoefficientsKeepsStansStart) {
+  // (1 + f | g) with f a factor of 17 levels has 17 coefficients per level: its per-level Gram
+  // matrices are not formed, and its sds and z start as Stan's (log sd 0 ± 1, z 0 ± 2); the
+  // other term is still fitted.
+  table t = test::random_table(1200, 6, 4, 8);
+  std::vector<std::string> f(t.n_rows());
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = "f" + std::to_string(10 + i % 17);
+  t.columns.push_back(test::text_column("many", f));
+  const auto m = test::make_model(t, "y_gaussian ~ x1 + (1 + many | g1) + (1 | g2)",
+                                  family::gaussian, {}, "none");
+  ASSERT_EQ(m->terms()[0].k, 17u);
+  const model::initial_value_guess guess = m->initial_values_from_data();
+  const term_parameters& many = m->terms()[0];
+  for (std::size_t c = 0; c < many.k; ++c) {
+    const std::size_t q = m->scalars()[many.first_sd + c].q_index;
+    EXPECT_EQ(guess.center[q], 0.0);
+    EXPECT_EQ(guess.scale[q], 0.5);
+  }
+  for (std::size_t i = 0; i < 6 * many.k; ++i) {
+    EXPECT_EQ(guess.center[many.z_q_index + i], 0.0);
+    EXPECT_EQ(guess.scale[many.z_q_index + i], 1.0);
+  }
+  const term_parameters& g2 = m->terms()[1];
+  EXPECT_NE(guess.center[m->scalars()[g2.first_sd].q_index], 0.0);
+}
+
 /** 40 levels of g with 120 rows each (enough for `--centered auto`): intercepts sd 0.8 and slopes
  *  on x sd 0.4 (independent), a factor h of 2,400 levels with 2 rows each (sd 0.5), noise sd 1. */
 struct simulated_levels {
