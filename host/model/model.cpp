@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <limits>
 #include <sstream>
 
@@ -118,7 +119,7 @@ bool is_intercept_only(const random_block& block) {
  *  prior does (non-centered). A rough guide, on the response's own scale whatever the family (the
  *  ratio is about the same on the link scale near the middle of the data), that counts the other
  *  terms' effects as noise; NaN where fewer than 3 levels have more rows than coefficients. */
-double level_signal_to_noise(const design& d, std::size_t t) {
+std::vector<double> level_signal_to_noise(const design& d, std::size_t t) {
   const random_block& block = d.terms[t];
   const std::size_t k = block.n_coefs(), n_levels = block.n_levels;
   const std::size_t first_entry = first_entry_in_row(d, t);
@@ -154,9 +155,9 @@ double level_signal_to_noise(const design& d, std::size_t t) {
     dof += rows[j] - k;
     ++n_fitted;
   }
-  if (n_fitted < 3 || dof == 0) return std::numeric_limits<double>::quiet_NaN();
+  if (n_fitted < 3 || dof == 0) return {};
   const double sigma2 = rss / static_cast<double>(dof);
-  double ratio = std::numeric_limits<double>::infinity();
+  std::vector<double> ratios(k);
   for (std::size_t c = 0; c < k; ++c) {
     std::vector<double> estimates, variances;
     for (std::size_t j = 0; j < n_levels; ++j) {
@@ -176,10 +177,10 @@ double level_signal_to_noise(const design& d, std::size_t t) {
     spread /= static_cast<double>(estimates.size() - 1);
     const double sd2 = std::max(0.0, spread - mean_variance);
     const double typical_variance = median_of(variances);
-    ratio = std::min(ratio, typical_variance > 0.0 ? sd2 / typical_variance
-                                                   : std::numeric_limits<double>::infinity());
+    ratios[c] = typical_variance > 0.0 ? sd2 / typical_variance
+                                       : std::numeric_limits<double>::infinity();
   }
-  return ratio;
+  return ratios;
 }
 
 /** Σ x² over each level's rows of each coefficient: per column of Z (n_u values). */
@@ -544,9 +545,15 @@ void model::choose_centered_terms(const centering& centered,
       case centering::mode::automatic:  // 0 information beyond max_centered_k coefficients
         tp.centered = tp.rows_per_level >= centering::automatic_threshold;
         if (tp.centered) {
-          tp.signal_to_noise = level_signal_to_noise(d, t);
-          // NaN (too few levels to tell): the rows alone decide.
+          const std::vector<double> ratios = level_signal_to_noise(d, t);
+          // Empty (too few levels to tell): NaN, and the rows alone decide.
+          tp.signal_to_noise = ratios.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                              : *std::min_element(ratios.begin(), ratios.end());
           tp.centered = !(tp.signal_to_noise < centering::automatic_signal_to_noise);
+          if (!tp.centered && block.coef_names[0] == "Intercept" &&
+              ratios[0] >= centering::automatic_signal_to_noise) {
+            note_intercept_alone(t, ratios);
+          }
         }
         break;
       case centering::mode::none:
@@ -567,6 +574,32 @@ void model::choose_centered_terms(const centering& centered,
                          " (leave this group non-centered)");
     }
   }
+}
+
+void model::note_intercept_alone(std::size_t t, const std::vector<double>& ratios) {
+  // A correlated term is centered as a whole, so one slope whose levels hardly differ keeps the
+  // intercept non-centered too, and with it any state-level predictor it would absorb
+  // (term_parameters::absorbed_coefficients): MRP's (1 + age | state), where writing the
+  // intercept as its own term gives b_x about ten times the ESS (bench/README.md, session 9).
+  const random_block& block = design_.terms[t];
+  std::string flat;
+  for (std::size_t c = 1; c < ratios.size(); ++c) {
+    if (ratios[c] < centering::automatic_signal_to_noise) {
+      flat += (flat.empty() ? "" : ", ") + block.coef_names[c];
+    }
+  }
+  std::string others;
+  for (std::size_t c = 1; c < block.n_coefs(); ++c) others += " + " + block.coef_names[c];
+  std::ostringstream ratio;
+  ratio << std::setprecision(3) << ratios[0];
+  warnings_.push_back(
+      "note: the term (" + std::string("1") + others + " | " + block.group +
+      ") is sampled non-centered because its " + flat +
+      " coefficients hardly differ between levels, although its intercepts differ clearly "
+      "(levels' spread over noise " + ratio.str() +
+      ") and would mix better centered; (1 | " + block.group + ") + (0" + others + " | " +
+      block.group + ") centers the intercept alone" +
+      (block.correlated ? " (at the cost of the correlation)" : ""));
 }
 
 void model::choose_level_means() {

@@ -316,6 +316,7 @@ class model {
   };
   static absorbable_slopes find_absorbable_slopes(const design& d);
   void choose_centered_terms(const centering& centered, const absorbable_slopes& absorbable);
+  void note_intercept_alone(std::size_t t, const std::vector<double>& ratios);
   void choose_level_means();
   void check_identifiability();
   void check_level_constant_slopes();

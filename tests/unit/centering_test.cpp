@@ -172,6 +172,46 @@ TEST(Centering, ManyRowsPerLevelButLevelsThatHardlyDifferStayNonCentered) {
   }
 }
 
+TEST(Centering, AFlatSlopeKeepingAClearInterceptNonCenteredIsNoted) {
+  // 10 levels of 150 rows whose intercepts differ (sd about 1) and whose slopes on x do not:
+  // (1 + x | g) is non-centered as a whole, and a note says that (1 | g) + (0 + x | g) would
+  // center the intercept; the split form itself gets no note.
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> normal;
+  const std::size_t n = 1500;
+  std::vector<double> y(n), x(n), g(n), level_intercept(10);
+  for (double& a : level_intercept) a = normal(rng);
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = normal(rng);
+    g[i] = static_cast<double>(i % 10);
+    y[i] = level_intercept[i % 10] + 0.5 * x[i] + normal(rng);
+  }
+  table t;
+  t.source = "flat_slope";
+  t.columns = {test::numeric_column("y", y), test::numeric_column("x", x),
+               test::numeric_column("g", g)};
+  for (std::size_t i = 0; i < n; ++i) t.line_of_row.push_back(i + 2);
+  const auto is_note = [](const std::string& w) {
+    return w.find("centers the intercept alone") != std::string::npos;
+  };
+  const auto count_notes = [&](const model& m) {
+    return std::count_if(m.warnings().begin(), m.warnings().end(), is_note);
+  };
+  const auto joint = test::make_model(t, "y ~ x + (1 + x | g)", family::gaussian);
+  EXPECT_FALSE(joint->terms()[0].centered);
+  ASSERT_EQ(count_notes(*joint), 1);
+  const std::string& note =
+      *std::find_if(joint->warnings().begin(), joint->warnings().end(), is_note);
+  EXPECT_NE(note.find("(1 | g) + (0 + x | g)"), std::string::npos) << note;
+  const auto split = test::make_model(t, "y ~ x + (1 | g) + (0 + x | g)", family::gaussian);
+  EXPECT_TRUE(split->terms()[0].centered);
+  EXPECT_FALSE(split->terms()[1].centered);
+  EXPECT_EQ(count_notes(*split), 0);
+  // Not for --centered none or all: the user chose.
+  EXPECT_EQ(count_notes(*test::make_model(t, "y ~ x + (1 + x | g)", family::gaussian, {}, "none")),
+            0);
+}
+
 TEST(Centering, InitialInverseMetricFollowsTheData) {
   // model::initial_inv_metric by hand on rich_and_poor_table (gaussian: φ = var(y)).
   const table t = rich_and_poor_table();
