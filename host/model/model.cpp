@@ -111,14 +111,14 @@ bool is_intercept_only(const random_block& block) {
 }
 
 /** For term @p t: how far apart its levels' coefficients are against how well each level's rows
- *  fix them, min over the term's coefficients c of ŝd_c² / median_j v_jc, from a least-squares
- *  fit of the response on the term's own columns in each level (β_j, with sampling variances
- *  v_jc = σ̂² (G_j⁻¹)_cc, σ̂² pooled over levels) and the method of moments across levels:
+ *  fix them, per coefficient c (the term's value is the smallest) ŝd_c² / median_j v_jc, from a
+ *  least-squares fit of the response on the term's own columns in each level (β_j, with sampling
+ *  variances v_jc = σ̂² (G_j⁻¹)_cc, σ̂² pooled over levels) and the method of moments across levels:
  *  ŝd_c² = var_j(β_jc) - mean_j(v_jc). Where it is at least 1 the data fix each level's
  *  coefficient more tightly than the levels vary (I sd² > 1: centered mixes better); below, the
  *  prior does (non-centered). A rough guide, on the response's own scale whatever the family (the
  *  ratio is about the same on the link scale near the middle of the data), that counts the other
- *  terms' effects as noise; NaN where fewer than 3 levels have more rows than coefficients. */
+ *  terms' effects as noise; empty where fewer than 3 levels have more rows than coefficients. */
 std::vector<double> level_signal_to_noise(const design& d, std::size_t t) {
   const random_block& block = d.terms[t];
   const std::size_t k = block.n_coefs(), n_levels = block.n_levels;
@@ -580,7 +580,7 @@ void model::note_intercept_alone(std::size_t t, const std::vector<double>& ratio
   // A correlated term is centered as a whole, so one slope whose levels hardly differ keeps the
   // intercept non-centered too, and with it any state-level predictor it would absorb
   // (term_parameters::absorbed_coefficients): MRP's (1 + age | state), where writing the
-  // intercept as its own term gives b_x about ten times the ESS (bench/README.md, session 9).
+  // intercept as its own term gave b_x 11 times the ESS (bench/README.md, session 9).
   const random_block& block = design_.terms[t];
   std::string flat;
   for (std::size_t c = 1; c < ratios.size(); ++c) {
@@ -593,7 +593,7 @@ void model::note_intercept_alone(std::size_t t, const std::vector<double>& ratio
   std::ostringstream ratio;
   ratio << std::setprecision(3) << ratios[0];
   warnings_.push_back(
-      "note: the term (" + std::string("1") + others + " | " + block.group +
+      "note: the term (1" + others + " | " + block.group +
       ") is sampled non-centered because its " + flat +
       " coefficients hardly differ between levels, although its intercepts differ clearly "
       "(levels' spread over noise " + ratio.str() +
