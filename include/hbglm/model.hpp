@@ -93,17 +93,17 @@ struct term_parameters {
     std::vector<double> level_values;  ///< x_j, one per level of the factor
   };
   std::vector<absorbed_slope> absorbed;
-  /** A centered term whose coefficient 0 is the Intercept ((1 | state), (1 + age | state))
-   *  absorbs the population-level coefficients whose column takes one value in each of its
-   *  levels (MRP's state-level predictors: y ~ x + ... + (1 | state) with x a property of the
-   *  state): q's Intercept entry for level j holds m + u[j] + Σ_a x_aj b_a as well, the
-   *  Intercept's level mean gains Σ_a x_aj b_a, and the data no longer see b_a, which the levels'
-   *  prior alone places (a regression of the level effects on x_a). Without it the data fix u[j] + x_aj b_a in
-   *  every level, and b_a moves with all J entries of q along a ridge no diagonal metric follows:
-   *  bulk ESS 121 of 2,000 draws and R-hat 1.047 for b_x at 34 levels of 1,000 rows (bench/README,
-   *  session 9). A column goes to the centered term with an Intercept with the fewest levels
-   *  among those it is constant within; not a coefficient that some centered term's levels are centered
-   *  on (mean_of), nor one with a constant() prior. Empty otherwise. */
+  /** A centered term whose coefficient 0 is the Intercept ((1 | state), (1 + age | state)) absorbs
+   *  the population-level coefficients whose column takes one value in each of its levels (MRP's
+   *  state-level predictors: y ~ x + ... + (1 | state) with x a property of the state): q's
+   *  Intercept entry for level j holds m + u[j] + Σ_a x_aj b_a as well, the Intercept's level mean
+   *  gains Σ_a x_aj b_a, and the data no longer see b_a, which the levels' prior alone places (a
+   *  regression of the level effects on x_a). Without it the data fix u[j] + x_aj b_a in every
+   *  level, and b_a moves with all J entries of q along a ridge no diagonal metric follows: bulk
+   *  ESS 121 of 2,000 draws and R-hat 1.047 for b_x at 34 levels of 1,000 rows (bench/README.md,
+   *  session 9). A column goes to the centered term with an Intercept that has the fewest levels
+   *  among those it is constant within; not a coefficient that some centered term's levels are
+   *  centered on (mean_of), nor one with a constant() prior. Empty otherwise. */
   struct absorbed_coefficient {
     std::size_t coefficient = 0;       ///< the design column (index into the coefficients)
     std::vector<double> level_values;  ///< x_aj, the column's value (as in X) in each level
@@ -296,8 +296,10 @@ class model {
 
   /** Warnings about the model and data that make the posterior improper or the coefficients
    *  unidentified: a constant predictor column, collinear predictor columns, for the logit
-   *  families a predictor that separates the outcomes while its prior is flat, and a varying
-   *  intercept on a factor with one observation per level (gaussian with sigma, bernoulli). */
+   *  families a predictor that separates the outcomes while its prior is flat, a varying
+   *  intercept on a factor with one observation per level (gaussian with sigma, bernoulli), a
+   *  varying slope confounded with its factor's intercept; and notes ("note: ...") on how the
+   *  model is sampled (a correlated term left non-centered whose intercept alone would not be). */
   const std::vector<std::string>& warnings() const { return warnings_; }
 
   /** The brms default priors as statements, one per line, for `hbglm info` and output headers. */
