@@ -22,6 +22,7 @@
 
 #include "hbglm/model.hpp"
 #include "kernels/group_effects.cuh"
+#include "model/level_fits.hpp"
 
 namespace hbglm {
 namespace {
@@ -122,7 +123,8 @@ bool fit_population_coefficients(const design& d, const std::vector<bool>& fixed
     }
     flush();
     // A ridge of 1e-10 of the mean diagonal keeps collinear or separated columns solvable.
-    gram.diagonal().array() += 1e-10 * std::max(gram.trace() / static_cast<double>(n_free), 1e-300);
+    const double mean_diagonal = gram.trace() / static_cast<double>(n_free);
+    gram.diagonal().array() += 1e-10 * std::max(mean_diagonal, 1e-300);
     const Eigen::LDLT<Eigen::MatrixXd> ldlt(gram);
     if (ldlt.info() != Eigen::Success) return false;
     const Eigen::VectorXd solution = ldlt.solve(rhs);
@@ -206,7 +208,6 @@ model::initial_value_guess model::initial_values_from_data() const {
   for (const term_parameters& tp : terms_) n_sd += tp.k;
   std::vector<double> sd_guess(n_sd, 1.0);  // per term and coefficient
   std::vector<double> effect(d.n_u, 0.0), effect_variance(d.n_u, 1.0);
-  std::size_t first_entry = 0;  // term t's entries within a row of Z
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     const random_block& block = d.terms[t];
     const term_parameters& tp = terms_[t];
@@ -214,49 +215,10 @@ model::initial_value_guess model::initial_values_from_data() const {
     const auto ek = static_cast<Eigen::Index>(k);
     // Beyond 16 coefficients per level (a factor's dummies as slopes) the per-level Gram
     // matrices would take J k² doubles: such a term keeps Stan's start (sd 1, effects 0).
-    if (k > static_cast<std::size_t>(kernels::max_centered_k)) {
-      first_entry += k;
-      continue;
-    }
-    std::vector<double> gram(levels * k * k, 0.0), cross(levels * k, 0.0), rr(levels, 0.0);
-    std::vector<std::size_t> rows(levels, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto e0 = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry;
-      const std::size_t j = (static_cast<std::size_t>(d.Z.col_idx[e0]) - block.u_offset) / k;
-      const double w = weight[i], r = residual[i];
-      double* g = gram.data() + j * k * k;
-      for (std::size_t a = 0; a < k; ++a) {
-        const double za = d.Z.values[e0 + a];
-        cross[j * k + a] += w * za * r;
-        for (std::size_t b = 0; b < k; ++b) g[a * k + b] += w * za * d.Z.values[e0 + b];
-      }
-      rr[j] += w * r * r;
-      ++rows[j];
-    }
+    if (k > static_cast<std::size_t>(kernels::max_centered_k)) continue;
     // Per level least squares where the level's rows determine its k coefficients.
-    std::vector<double> estimate(levels * k, 0.0), sampling_variance(levels * k, 0.0);
-    std::vector<bool> determined(levels, false);
-    double within_rss = 0.0, within_dof = 0.0;
-    for (std::size_t j = 0; j < levels; ++j) {
-      if (rows[j] <= k) continue;
-      Eigen::MatrixXd g = Eigen::Map<const Eigen::MatrixXd>(gram.data() + j * k * k, ek, ek);
-      const double ridge = 1e-9 * std::max(g.trace() / static_cast<double>(k), 1e-300);
-      g.diagonal().array() += ridge;
-      const Eigen::LDLT<Eigen::MatrixXd> ldlt(g);
-      if (ldlt.info() != Eigen::Success) continue;
-      const Eigen::Map<const Eigen::VectorXd> b(cross.data() + j * k, ek);
-      const Eigen::VectorXd beta_j = ldlt.solve(b);
-      const Eigen::VectorXd inverse_diagonal =
-          ldlt.solve(Eigen::MatrixXd::Identity(ek, ek)).diagonal();
-      if (!beta_j.allFinite() || !inverse_diagonal.allFinite()) continue;
-      for (std::size_t c = 0; c < k; ++c) {
-        estimate[j * k + c] = beta_j(static_cast<Eigen::Index>(c));
-        sampling_variance[j * k + c] = inverse_diagonal(static_cast<Eigen::Index>(c));
-      }
-      determined[j] = true;
-      within_rss += std::max(0.0, rr[j] - beta_j.dot(b));
-      within_dof += static_cast<double>(rows[j] - k);
-    }
+    const detail::level_fits fits = detail::fit_levels(d, t, residual.data(), weight.data());
+    const double within_rss = fits.rss, within_dof = fits.dof;
     // φ: gaussian noise variance from within the levels (or all residuals); else 1, the weights
     // being inverse variances.
     double phi = 1.0;
@@ -268,8 +230,8 @@ model::initial_value_guess model::initial_values_from_data() const {
       double second_moment = 0.0, mean_variance = 0.0;
       std::vector<double> variances;
       for (std::size_t j = 0; j < levels; ++j) {
-        if (!determined[j]) continue;
-        const double e = estimate[j * k + c], v = phi * sampling_variance[j * k + c];
+        if (!fits.determined[j]) continue;
+        const double e = fits.estimate[j * k + c], v = phi * fits.inverse_diagonal[j * k + c];
         second_moment += e * e;
         mean_variance += v;
         variances.push_back(v);
@@ -292,13 +254,13 @@ model::initial_value_guess model::initial_values_from_data() const {
     // (correlations left out), then taken out of the residuals.
     for (std::size_t j = 0; j < levels; ++j) {
       Eigen::MatrixXd precision =
-          Eigen::Map<const Eigen::MatrixXd>(gram.data() + j * k * k, ek, ek) / phi;
+          Eigen::Map<const Eigen::MatrixXd>(fits.gram.data() + j * k * k, ek, ek) / phi;
       for (std::size_t c = 0; c < k; ++c) {
         const double sd = sd_guess[tp.first_sd - n_beta_ + c];
         precision(static_cast<Eigen::Index>(c), static_cast<Eigen::Index>(c)) += 1.0 / (sd * sd);
       }
       const Eigen::LDLT<Eigen::MatrixXd> ldlt(precision);
-      const Eigen::Map<const Eigen::VectorXd> b(cross.data() + j * k, ek);
+      const Eigen::Map<const Eigen::VectorXd> b(fits.cross.data() + j * k, ek);
       const Eigen::VectorXd u = ldlt.solve(b / phi);
       const Eigen::VectorXd posterior_variance =
           ldlt.solve(Eigen::MatrixXd::Identity(ek, ek)).diagonal();
@@ -309,13 +271,13 @@ model::initial_value_guess model::initial_values_from_data() const {
             posterior_variance(static_cast<Eigen::Index>(c));
       }
     }
+    const std::size_t first_entry = detail::first_entry_in_row(d, t);
     for (std::size_t i = 0; i < n; ++i) {
       const auto e0 = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry;
       for (std::size_t a = 0; a < k; ++a) {
         residual[i] -= d.Z.values[e0 + a] * effect[static_cast<std::size_t>(d.Z.col_idx[e0 + a])];
       }
     }
-    first_entry += k;
   }
 
   // 4. Into q: the coefficients (times their column's scale; the Intercept's coordinate less the

@@ -13,6 +13,7 @@
 #include "io/message_list.hpp"
 #include "kernels/group_effects.cuh"
 #include "model/cholesky_corr.hpp"
+#include "model/level_fits.hpp"
 
 namespace hbglm {
 namespace {
@@ -59,19 +60,11 @@ double inv_logit(double x) {
 
 std::string join(const std::vector<std::string>& names) { return detail::message_list(names); }
 
-/** Where term @p t's entries start within a row of Z, which holds in every row the k entries of
- *  each term in formula order (design.cpp, build_z). */
-std::size_t first_entry_in_row(const design& d, std::size_t t) {
-  std::size_t first_entry = 0;
-  for (std::size_t s = 0; s < t; ++s) first_entry += d.terms[s].n_coefs();
-  return first_entry;
-}
-
 /** A value per row, value_of_row(i), per level of term @p t's factor, when it takes one value
  *  in each level (a level-level predictor); empty when it varies within some level. */
 template <typename ValueOfRow>
 std::vector<double> values_per_level(const design& d, std::size_t t, ValueOfRow value_of_row) {
-  const std::size_t first_entry = first_entry_in_row(d, t);
+  const std::size_t first_entry = detail::first_entry_in_row(d, t);
   const random_block& block = d.terms[t];
   const std::size_t k = block.n_coefs();
   std::vector<double> values(block.n_levels, std::numeric_limits<double>::quiet_NaN());
@@ -94,7 +87,7 @@ std::vector<double> values_per_level(const design& d, std::size_t t, ValueOfRow 
 
 /** The covariate of coefficient @p c of term @p t per level of its factor (values_per_level). */
 std::vector<double> level_constant_values(const design& d, std::size_t t, std::size_t c) {
-  const std::size_t entry = first_entry_in_row(d, t) + c;
+  const std::size_t entry = detail::first_entry_in_row(d, t) + c;
   return values_per_level(d, t, [&](std::size_t i) {
     return d.Z.values[static_cast<std::size_t>(d.Z.row_ptr[i]) + entry];
   });
@@ -120,50 +113,17 @@ bool is_intercept_only(const random_block& block) {
  *  ratio is about the same on the link scale near the middle of the data), that counts the other
  *  terms' effects as noise; empty where fewer than 3 levels have more rows than coefficients. */
 std::vector<double> level_signal_to_noise(const design& d, std::size_t t) {
-  const random_block& block = d.terms[t];
-  const std::size_t k = block.n_coefs(), n_levels = block.n_levels;
-  const std::size_t first_entry = first_entry_in_row(d, t);
-  std::vector<double> gram(n_levels * k * k, 0.0), zy(n_levels * k, 0.0), yy(n_levels, 0.0);
-  std::vector<std::size_t> rows(n_levels, 0);
-  for (std::size_t i = 0; i < d.n_obs; ++i) {
-    const auto e0 = static_cast<std::size_t>(d.Z.row_ptr[i]) + first_entry;
-    const std::size_t j = (static_cast<std::size_t>(d.Z.col_idx[e0]) - block.u_offset) / k;
-    const double y = d.y[i];
-    double* g = gram.data() + j * k * k;
-    for (std::size_t a = 0; a < k; ++a) {
-      const double za = d.Z.values[e0 + a];
-      zy[j * k + a] += za * y;
-      for (std::size_t b = 0; b < k; ++b) g[a * k + b] += za * d.Z.values[e0 + b];
-    }
-    yy[j] += y * y;
-    ++rows[j];
-  }
-  std::vector<Eigen::VectorXd> beta(n_levels);
-  std::vector<Eigen::VectorXd> inverse_diag(n_levels);
-  double rss = 0.0;
-  std::size_t dof = 0, n_fitted = 0;
-  const auto ek = static_cast<Eigen::Index>(k);
-  for (std::size_t j = 0; j < n_levels; ++j) {
-    if (rows[j] <= k) continue;
-    Eigen::MatrixXd g = Eigen::Map<const Eigen::MatrixXd>(gram.data() + j * k * k, ek, ek);
-    const Eigen::Map<const Eigen::VectorXd> b(zy.data() + j * k, ek);
-    g.diagonal().array() += 1e-9 * std::max(g.trace() / static_cast<double>(k), 1e-300);
-    const Eigen::LDLT<Eigen::MatrixXd> ldlt(g);
-    beta[j] = ldlt.solve(b);
-    inverse_diag[j] = ldlt.solve(Eigen::MatrixXd::Identity(ek, ek)).diagonal();
-    rss += std::max(0.0, yy[j] - beta[j].dot(b));
-    dof += rows[j] - k;
-    ++n_fitted;
-  }
-  if (n_fitted < 3 || dof == 0) return {};
-  const double sigma2 = rss / static_cast<double>(dof);
+  const detail::level_fits fits = detail::fit_levels(d, t, d.y.data());
+  if (fits.n_determined < 3 || fits.dof == 0.0) return {};
+  const double sigma2 = fits.rss / fits.dof;
+  const std::size_t k = fits.k;
   std::vector<double> ratios(k);
   for (std::size_t c = 0; c < k; ++c) {
     std::vector<double> estimates, variances;
-    for (std::size_t j = 0; j < n_levels; ++j) {
-      if (rows[j] <= k) continue;
-      estimates.push_back(beta[j](static_cast<Eigen::Index>(c)));
-      variances.push_back(sigma2 * inverse_diag[j](static_cast<Eigen::Index>(c)));
+    for (std::size_t j = 0; j < fits.determined.size(); ++j) {
+      if (!fits.determined[j]) continue;
+      estimates.push_back(fits.estimate[j * k + c]);
+      variances.push_back(sigma2 * fits.inverse_diagonal[j * k + c]);
     }
     double mean = 0.0, mean_variance = 0.0;
     for (std::size_t j = 0; j < estimates.size(); ++j) {
