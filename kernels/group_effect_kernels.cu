@@ -17,22 +17,21 @@ __device__ inline int term_of_level(const group_term_desc* terms, int n_terms, s
 /// Level j's means of an absorbing term (k values into @p means): the term's means, its Intercept's
 /// (coefficient 0) plus Σ_s x_sj u_s[j] + Σ_a x_aj b_a (model::absorbing_level_means).
 __device__ inline void absorbing_level_means(const group_term_desc& term,
-                                             const absorbed_slope_desc* absorbed,
+                                             const absorbed_desc* absorbed,
                                              const double* absorbed_values, const double* params,
                                              const double* u, std::int64_t j, double* means) {
   for (int c = 0; c < term.k; ++c) means[c] = params[term.mean_offset + c];
   for (int s = 0; s < term.n_absorbed; ++s) {
-    const absorbed_slope_desc slope = absorbed[term.absorbed_begin + s];
-    const double value =
-        slope.coefficient >= 0 ? params[slope.coefficient] : u[slope.u_offset + j];
-    means[0] += absorbed_values[slope.values_offset + j] * value;
+    const absorbed_desc a = absorbed[term.absorbed_begin + s];
+    const double value = a.coefficient >= 0 ? params[a.coefficient] : u[a.u_offset + j];
+    means[0] += absorbed_values[a.values_offset + j] * value;
   }
 }
 
 /// absorbing_pass: only the terms with n_absorbed > 0, else only the others.
 __global__ void group_forward_kernel(const group_term_desc* terms, int n_terms,
                                      std::int64_t n_levels_total, const double* params,
-                                     const absorbed_slope_desc* absorbed,
+                                     const absorbed_desc* absorbed,
                                      const double* absorbed_values, bool absorbing_pass,
                                      const double* q, double* u) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
@@ -55,10 +54,11 @@ __global__ void group_forward_kernel(const group_term_desc* terms, int n_terms,
 
 /// The per-level backward pass of the terms with n_absorbed > 0 (absorbing_pass) or of the
 /// others. The forward pass's u is read for the absorbing terms' level means; g_u is written only
-/// in the absorbing pass, at the absorbed slopes' levels.
+/// in the absorbing pass, at the absorbed slopes' levels (an absorbed coefficient's part goes to
+/// its scratch column).
 __global__ void group_backward_kernel(const group_term_desc* terms, int n_terms,
                                       std::int64_t n_levels_total, const double* params,
-                                      const absorbed_slope_desc* absorbed,
+                                      const absorbed_desc* absorbed,
                                       const double* absorbed_values, bool absorbing_pass,
                                       const double* u, const double* q, double* g_u,
                                       double* grad, double* scratch) {
@@ -87,12 +87,12 @@ __global__ void group_backward_kernel(const group_term_desc* terms, int n_terms,
     // row's first g_mean column. A coefficient's goes to its own column, summed over levels
     // afterwards.
     for (int s = 0; s < term.n_absorbed; ++s) {
-      const absorbed_slope_desc slope = absorbed[term.absorbed_begin + s];
-      const double x_g_mean = absorbed_values[slope.values_offset + j] * row[g_mean_col];
-      if (slope.coefficient >= 0) {
-        row[slope.scratch_column] = x_g_mean;
+      const absorbed_desc a = absorbed[term.absorbed_begin + s];
+      const double x_g_mean = absorbed_values[a.values_offset + j] * row[g_mean_col];
+      if (a.coefficient >= 0) {
+        row[a.scratch_column] = x_g_mean;
       } else {
-        g_u[slope.u_offset + j] += x_g_mean;
+        g_u[a.u_offset + j] += x_g_mean;
       }
     }
   }
@@ -136,7 +136,7 @@ int elementwise_grid(std::int64_t n) {
 }  // namespace
 
 void launch_group_forward(const group_term_desc* terms, int n_terms, std::int64_t n_levels_total,
-                          const double* params, const absorbed_slope_desc* absorbed,
+                          const double* params, const absorbed_desc* absorbed,
                           const double* absorbed_values, const double* q, double* u,
                           void* stream) {
   if (n_levels_total <= 0 || n_terms <= 0) return;
@@ -152,7 +152,7 @@ void launch_group_forward(const group_term_desc* terms, int n_terms, std::int64_
 
 void launch_group_backward(const group_term_desc* terms, int n_terms,
                            std::int64_t n_levels_total, const double* params,
-                           const absorbed_slope_desc* absorbed, const double* absorbed_values,
+                           const absorbed_desc* absorbed, const double* absorbed_values,
                            const double* u, const double* q, double* g_u, double* grad,
                            double* scratch, void* stream) {
   if (n_levels_total <= 0 || n_terms <= 0) return;

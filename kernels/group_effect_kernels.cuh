@@ -40,10 +40,10 @@ struct group_term_desc {
   std::int32_t absorbed_begin = 0;
 };
 
-/** A slope absorbed by a centered intercept (term_parameters::absorbed): a k = 1 term on the same
- *  factor whose covariate takes one value per level; or a population-level coefficient whose
- *  column does (term_parameters::absorbed_coefficients). */
-struct absorbed_slope_desc {
+/** What a centered term's Intercept absorbs: a slope (term_parameters::absorbed), a k = 1 term
+ *  on the same factor whose covariate takes one value per level, or a population-level
+ *  coefficient whose column does (term_parameters::absorbed_coefficients). */
+struct absorbed_desc {
   std::int64_t u_offset = 0;       ///< a slope's u_s[j] is u[u_offset + j]
   std::int64_t values_offset = 0;  ///< x_sj is absorbed_values[values_offset + j]
   /// A coefficient: b_a is params[coefficient], and the backward pass writes x_aj ∂/∂mean into
@@ -67,9 +67,9 @@ struct segment_desc {
 constexpr int segment_chunks = 32;
 
 /** u = diag(sd) L z for every level of every term (q less the level's mean when centered).
- *  Two launches: the terms that absorb no slope, then those that do (their level means read the
- *  slopes' u, group_term_desc::n_absorbed); absorbed and absorbed_values may be null when no
- *  term absorbs.
+ *  Two launches: the terms that absorb nothing, then those that do (their Intercept's level
+ *  means read the absorbed slopes' u and coefficients, group_term_desc::n_absorbed); absorbed and
+ *  absorbed_values may be null when no term absorbs.
  *  Thread mapping: grid-stride over the n_levels_total global levels, one level per thread per
  *  step; the thread finds its term by a linear scan of @p terms (a few terms). Each thread reads
  *  its level's k z values and writes its k u values (no sharing, so no races).
@@ -81,13 +81,14 @@ constexpr int segment_chunks = 32;
  *  @param u device, Σ J_t k_t outputs
  *  @param stream a cudaStream_t */
 void launch_group_forward(const group_term_desc* terms, int n_terms, std::int64_t n_levels_total,
-                          const double* params, const absorbed_slope_desc* absorbed,
+                          const double* params, const absorbed_desc* absorbed,
                           const double* absorbed_values, const double* q, double* u,
                           void* stream);
 
 /** The backward pass per level, given g_u = ∂ log p / ∂u (= Zᵀr). Two launches: first the terms
- *  that absorb slopes, each of whose levels adds x_sj ∂lp/∂(its mean) to the slopes' g_u[j] (each
- *  slope level has one absorbing level: no races), then the others. group_level_backward of
+ *  that absorb, each of whose levels adds x_sj ∂lp/∂(its Intercept's mean) to the absorbed slopes'
+ *  g_u[j] (each slope level has one absorbing level: no races) and writes x_aj ∂lp/∂(that mean)
+ *  into an absorbed coefficient's scratch column, then the others. group_level_backward of
  *  kernels/group_effects.cuh writes ∂lp/∂q for the level's entries (non-centered:
  *  Lᵀ diag(sd) g_u[j] - z, the second term from z's N(0, 1) prior) to grad[z_index + j k + c],
  *  and the level's scratch row is set to [z·z, its ∂/∂sd (k), its ∂/∂L (k², correlated only)],
@@ -97,7 +98,7 @@ void launch_group_forward(const group_term_desc* terms, int n_terms, std::int64_
  *  @param scratch device, Σ_t J_t n_cols_t doubles (overwritten) */
 void launch_group_backward(const group_term_desc* terms, int n_terms,
                            std::int64_t n_levels_total, const double* params,
-                           const absorbed_slope_desc* absorbed, const double* absorbed_values,
+                           const absorbed_desc* absorbed, const double* absorbed_values,
                            const double* u, const double* q, double* g_u, double* grad,
                            double* scratch, void* stream);
 

@@ -97,49 +97,47 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
   kv("save_group_effects", write_group_effects_     ? "all"
                            : summarize_group_effects_ ? "summary"
                                                       : "none");
-  // The group-level terms sampled in the centered form, e.g. "state(Intercept), dem(Intercept)".
-  std::string centered_terms;
+  // What the model samples differently from brms's form, each a list or "none".
+  const auto listed = [](const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+    return out.empty() ? std::string("none") : out;
+  };
+  // The group-level terms sampled in the centered form, e.g. "state(Intercept), dem(Intercept)";
+  // the population-level coefficients they are centered around (sampled as b + u:
+  // term_parameters::mean_of), e.g. "Intercept, b_Days"; the level-constant slopes
+  // (term_parameters::absorbed), e.g. "state(potus2016)", and population-level coefficients
+  // (term_parameters::absorbed_coefficients), e.g. "state(b_x)", that centered terms absorb.
+  std::vector<std::string> centered_terms, centered_around, absorbed_slopes,
+      absorbed_coefficients;
   for (std::size_t t = 0; t < m.terms().size(); ++t) {
-    if (!m.terms()[t].centered) continue;
+    const term_parameters& tp = m.terms()[t];
     const random_block& block = m.data().terms[t];
-    std::string coefs;
-    for (const auto& c : block.coef_names) coefs += (coefs.empty() ? "" : " + ") + c;
-    centered_terms += (centered_terms.empty() ? "" : ", ") + block.group + "(" + coefs + ")";
-  }
-  kv("centered_terms", centered_terms.empty() ? "none" : centered_terms);
-  // The population-level coefficients that centered terms are centered around (sampled as
-  // b + u: term_parameters::mean_of), e.g. "Intercept, b_Days".
-  std::string centered_around;
-  for (const term_parameters& tp : m.terms()) {
+    if (tp.centered) {
+      std::string coefs;
+      for (const auto& c : block.coef_names) coefs += (coefs.empty() ? "" : " + ") + c;
+      centered_terms.push_back(block.group + "(" + coefs + ")");
+    }
     for (const std::ptrdiff_t b : tp.mean_of) {
-      if (b < 0) continue;
-      centered_around += (centered_around.empty() ? "" : ", ") +
-                         m.scalars()[static_cast<std::size_t>(b)].name;
+      if (b >= 0) centered_around.push_back(m.scalars()[static_cast<std::size_t>(b)].name);
+    }
+    if (tp.absorbed_into >= 0) {
+      absorbed_slopes.push_back(block.group + "(" + block.coef_names[0] + ")");
+    }
+    for (const auto& coefficient : tp.absorbed_coefficients) {
+      absorbed_coefficients.push_back(block.group + "(" +
+                                      m.scalars()[coefficient.coefficient].name + ")");
     }
   }
-  kv("centered_around", centered_around.empty() ? "none" : centered_around);
-  // Level-constant slopes that centered intercepts absorb (term_parameters::absorbed), e.g.
-  // "state(potus2016)".
-  std::string absorbed;
-  for (std::size_t t = 0; t < m.terms().size(); ++t) {
-    if (m.terms()[t].absorbed_into < 0) continue;
-    const random_block& block = m.data().terms[t];
-    absorbed += (absorbed.empty() ? "" : ", ") + block.group + "(" + block.coef_names[0] + ")";
-  }
-  kv("absorbed_slopes", absorbed.empty() ? "none" : absorbed);
-  // Population-level coefficients that centered intercepts absorb
-  // (term_parameters::absorbed_coefficients), e.g. "state(b_x)".
-  std::string absorbed_coefficients;
-  for (std::size_t t = 0; t < m.terms().size(); ++t) {
-    for (const auto& coefficient : m.terms()[t].absorbed_coefficients) {
-      absorbed_coefficients += (absorbed_coefficients.empty() ? "" : ", ") +
-                               m.data().terms[t].group + "(" +
-                               m.scalars()[coefficient.coefficient].name + ")";
-    }
-  }
-  kv("absorbed_coefficients", absorbed_coefficients.empty() ? "none" : absorbed_coefficients);
+  kv("centered_terms", listed(centered_terms));
+  kv("centered_around", listed(centered_around));
+  kv("absorbed_slopes", listed(absorbed_slopes));
+  kv("absorbed_coefficients", listed(absorbed_coefficients));
   for (const auto& line : m.prior_summary()) h += "# prior: " + one_line(line) + "\n";
-  for (const auto& note : header.notes) h += "# note: " + one_line(note) + "\n";
+  // Model notes already say "note: " (model::warnings); warnings and the rest get it here.
+  for (const auto& note : header.notes) {
+    h += (note.rfind("note: ", 0) == 0 ? "# " : "# note: ") + one_line(note) + "\n";
+  }
   for (const auto& g : m.output_group_labels()) {
     h += "# levels." + g.name + " = " + json_string_array(g.levels) + "\n";
     h += "# coefs." + g.name + " = " + json_string_array(g.coefs) + "\n";

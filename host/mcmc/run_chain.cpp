@@ -43,20 +43,18 @@ std::vector<double> find_initial_values(detail::backend& backend, const nuts_opt
                                         std::uint32_t chain, const chain_setup& setup,
                                         chain_callbacks& callbacks) {
   const std::size_t dim = backend.dim();
+  // Each of these is empty (not given) or has dim entries.
+  const auto check_size = [dim](const std::vector<double>& values, const char* what) {
+    if (!values.empty() && values.size() != dim) {
+      throw option_error(std::string(what) + " have " + std::to_string(values.size()) +
+                         " entries; the model has " + std::to_string(dim) + " parameters");
+    }
+  };
+  check_size(setup.init, "initial values");
+  check_size(setup.init_centers, "initial value centers");
+  check_size(setup.init_scales, "initial value scales");
   const bool user_init = !setup.init.empty();
-  if (user_init && setup.init.size() != dim) {
-    throw option_error("initial values have " + std::to_string(setup.init.size()) +
-                       " entries; the model has " + std::to_string(dim) + " parameters");
-  }
   const bool zero_init = options.init_radius == 0.0;
-  if (!setup.init_scales.empty() && setup.init_scales.size() != dim) {
-    throw option_error("initial value scales have " + std::to_string(setup.init_scales.size()) +
-                       " entries; the model has " + std::to_string(dim) + " parameters");
-  }
-  if (!setup.init_centers.empty() && setup.init_centers.size() != dim) {
-    throw option_error("initial value centers have " + std::to_string(setup.init_centers.size()) +
-                       " entries; the model has " + std::to_string(dim) + " parameters");
-  }
   // With scales (a guess from the data), R = 0 starts at the guess; without, at Stan's zeros.
   const bool start_at_centers =
       zero_init && !setup.init_scales.empty() && !setup.init_centers.empty();

@@ -1078,6 +1078,12 @@ std::vector<double> model::initial_inv_metric() const {
   }
   if (!(phi > 0.0) || !std::isfinite(phi)) phi = 1.0;
 
+  // A centered term's level effect, as its rows and spread leave it: (1 + spread over noise)
+  // φ / rows; what a coefficient that is its levels' mean or is absorbed by them is fitted from.
+  const auto level_effect_variance = [&](const term_parameters& tp) {
+    const double spread = std::isnan(tp.signal_to_noise) ? 1.0 : tp.signal_to_noise;
+    return (1.0 + spread) * phi / std::max(tp.rows_per_level, 1.0);
+  };
   // Population-level coefficients that are some centered term's level mean (mean_of).
   std::vector<std::ptrdiff_t> mean_term(n_beta_, -1);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
@@ -1093,10 +1099,7 @@ std::vector<double> model::initial_inv_metric() const {
       v = phi / n;
       if (mean_term[s] >= 0) {
         const auto t = static_cast<std::size_t>(mean_term[s]);
-        const term_parameters& tp = terms_[t];
-        const double levels = static_cast<double>(d.terms[t].n_levels);
-        const double spread = std::isnan(tp.signal_to_noise) ? 1.0 : tp.signal_to_noise;
-        v = (1.0 + spread) * phi / (std::max(tp.rows_per_level, 1.0) * levels);
+        v = level_effect_variance(terms_[t]) / static_cast<double>(d.terms[t].n_levels);
       }
     } else if (p.transform == scalar_transform::positive) {
       if (has_sigma_ && s == sigma_index_) {
@@ -1111,18 +1114,16 @@ std::vector<double> model::initial_inv_metric() const {
     }
     var[p.q_index] = v;
   }
-  // Absorbed coefficients: a regression of the J level effects, each known to (1 + spread over
-  // noise) φ / rows, on the column's level values: that over Σ_j x_aj² (times the column's scale
-  // squared, as q holds the coefficient times it).
+  // Absorbed coefficients: a regression of the J level effects on the column's level values,
+  // level_effect_variance over Σ_j x_aj² (times the column's scale squared, as q holds the
+  // coefficient times it).
   for (const term_parameters& tp : terms_) {
-    const double spread = std::isnan(tp.signal_to_noise) ? 1.0 : tp.signal_to_noise;
     for (const auto& coefficient : tp.absorbed_coefficients) {
       double sum_sq = 0.0;
       for (const double x : coefficient.level_values) sum_sq += x * x;
       const scalar_parameter& p = scalars_[coefficient.coefficient];
       if (sum_sq > 0.0) {
-        var[p.q_index] = (1.0 + spread) * phi / (std::max(tp.rows_per_level, 1.0) * sum_sq) *
-                         p.column_scale * p.column_scale;
+        var[p.q_index] = level_effect_variance(tp) / sum_sq * p.column_scale * p.column_scale;
       }
     }
   }
@@ -1267,7 +1268,9 @@ void model::write_constrained(const double* q, double* out, bool include_group_e
     const std::size_t n_levels = design_.terms[g.first_term].n_levels;
     for (const auto& [t, c] : g.coefs) {
       const random_block& block = design_.terms[t];
-      for (std::size_t j = 0; j < n_levels; ++j) out[o++] = u[block.u_offset + j * block.n_coefs() + c];
+      for (std::size_t j = 0; j < n_levels; ++j) {
+        out[o++] = u[block.u_offset + j * block.n_coefs() + c];
+      }
     }
   }
 }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -592,6 +593,17 @@ k3_by_hand correlated_k3(const std::vector<double>& q, double eta_lkj) {
 const std::vector<double> k3_q = {0.2, -0.3, 0.4, -0.1, 0.6, -0.9, 0.35,
                                   0.7, -0.4, 1.2, -1.1, 0.25, 0.5};
 
+/** q's global entries from constrained values by name: coefficients times their column's scale,
+ *  the log of sds and sigma (every scalar of @p m must be named). */
+void set_globals(const model& m, const std::map<std::string, double>& values,
+                 std::vector<double>& q) {
+  for (const scalar_parameter& p : m.scalars()) {
+    const double value = values.at(p.name);
+    q[p.q_index] = p.transform == scalar_transform::identity ? value * p.column_scale
+                                                             : std::log(value);
+  }
+}
+
 TEST(LogDensity, AbsorbedSlopeIsAChangeOfVariablesOfTheNonCenteredForm) {
   // w takes one value per level of g1, so the centered (1 | g1) absorbs (0 + w | g1): q's entry
   // for level j holds m + u[j] + w_j u_w[j]. At the same constrained values the two forms'
@@ -615,20 +627,14 @@ TEST(LogDensity, AbsorbedSlopeIsAChangeOfVariablesOfTheNonCenteredForm) {
   const std::size_t J = 5;
   const double intercept = 0.4, b_x1 = -0.7, sd_i = 0.8, sd_w = 0.3, sigma = 1.3;
   const std::vector<double> u_i = {0.5, -0.2, 0.9, -1.1, 0.05}, u_w = {0.3, -0.4, 0.1, 0.2, -0.6};
-  auto fill_globals = [&](const model& m, std::vector<double>& q) {
-    for (const scalar_parameter& p : m.scalars()) {
-      const double value = p.name == "Intercept" ? intercept
-                           : p.name == "b_x1"    ? b_x1
-                           : p.name == "sd_g1__Intercept" ? sd_i
-                           : p.name == "sd_g1__w" ? sd_w
-                                                  : sigma;
-      q[p.q_index] = p.transform == scalar_transform::identity ? value * p.column_scale
-                                                               : std::log(value);
-    }
-  };
+  const std::map<std::string, double> globals = {{"Intercept", intercept},
+                                                 {"b_x1", b_x1},
+                                                 {"sd_g1__Intercept", sd_i},
+                                                 {"sd_g1__w", sd_w},
+                                                 {"sigma", sigma}};
   std::vector<double> q_none(none->dim()), q_abs(absorbed->dim());
-  fill_globals(*none, q_none);
-  fill_globals(*absorbed, q_abs);
+  set_globals(*none, globals, q_none);
+  set_globals(*absorbed, globals, q_abs);
   global_values v;
   absorbed->globals_forward(q_abs.data(), v);
   const double m = v.level_means[0];  // the intercept the levels are centered on
@@ -693,17 +699,14 @@ TEST(LogDensity, AbsorbedCoefficientIsAChangeOfVariablesOfTheNonCenteredForm) {
     const std::size_t J = 5;
     const double intercept = 0.4, b_x1 = -0.7, b_w = 0.9, sd_1 = 0.8, sd_2 = 0.3, sigma = 1.3;
     const std::vector<double> u_1 = {0.5, -0.2, 0.9, -1.1, 0.05}, z_2 = {0.3, -0.4, 0.1};
+    const std::map<std::string, double> globals = {{"Intercept", intercept},
+                                                   {"b_x1", b_x1},
+                                                   {"b_w", b_w},
+                                                   {"sd_g1__Intercept", sd_1},
+                                                   {"sd_g2__Intercept", sd_2},
+                                                   {"sigma", sigma}};
     auto fill = [&](const model& m, std::vector<double>& q) {
-      for (const scalar_parameter& p : m.scalars()) {
-        const double value = p.name == "Intercept"          ? intercept
-                             : p.name == "b_x1"             ? b_x1
-                             : p.name == "b_w"              ? b_w
-                             : p.name == "sd_g1__Intercept" ? sd_1
-                             : p.name == "sd_g2__Intercept" ? sd_2
-                                                            : sigma;
-        q[p.q_index] = p.transform == scalar_transform::identity ? value * p.column_scale
-                                                                 : std::log(value);
-      }
+      set_globals(m, globals, q);
       for (std::size_t j = 0; j < 3; ++j) q[m.terms()[1].z_q_index + j] = z_2[j];
     };
     std::vector<double> q_none(none->dim()), q_abs(absorbed->dim());

@@ -94,7 +94,7 @@ model_layout make_layout(const model& m) {
         static_cast<std::int32_t>(tp.absorbed.size() + tp.absorbed_coefficients.size());
     desc.absorbed_begin = static_cast<std::int32_t>(l.absorbed.size());
     for (const auto& slope : tp.absorbed) {
-      kernels::absorbed_slope_desc a;
+      kernels::absorbed_desc a;
       a.u_offset = static_cast<std::int64_t>(d.terms[slope.term].u_offset);
       a.values_offset = static_cast<std::int64_t>(l.absorbed_values.size());
       l.absorbed.push_back(a);
@@ -103,7 +103,7 @@ model_layout make_layout(const model& m) {
     }
     // Coefficients: b_a is params[a] (beta comes first in params); one scratch column each.
     for (const auto& coefficient : tp.absorbed_coefficients) {
-      kernels::absorbed_slope_desc a;
+      kernels::absorbed_desc a;
       a.values_offset = static_cast<std::int64_t>(l.absorbed_values.size());
       a.coefficient = static_cast<std::int64_t>(coefficient.coefficient);
       a.scratch_column = desc.n_cols++;
@@ -138,7 +138,7 @@ std::size_t shared_data_bytes(const model_layout& l, const design& d) {
   bytes += 8 * (2 * d.Z.values.size());
   bytes += sizeof(kernels::group_term_desc) * l.terms.size();
   bytes += sizeof(kernels::segment_desc) * l.segments.size();
-  bytes += sizeof(kernels::absorbed_slope_desc) * l.absorbed.size() +
+  bytes += sizeof(kernels::absorbed_desc) * l.absorbed.size() +
            sizeof(double) * l.absorbed_values.size();
   return bytes;
 }

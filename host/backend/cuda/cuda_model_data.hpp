@@ -30,9 +30,9 @@ struct model_layout {
   std::size_t n_scratch = 0;  ///< Σ J_t n_cols_t
   std::vector<kernels::group_term_desc> terms;
   std::vector<kernels::segment_desc> segments;  ///< out_index relative to the segment sums
-  /// The slopes absorbed by centered intercepts (term_parameters::absorbed) and their per-level
-  /// covariate values; both empty when no term absorbs one.
-  std::vector<kernels::absorbed_slope_desc> absorbed;
+  /// The slopes and coefficients absorbed by centered terms (term_parameters::absorbed,
+  /// absorbed_coefficients) and their per-level values; both empty when no term absorbs.
+  std::vector<kernels::absorbed_desc> absorbed;
   std::vector<double> absorbed_values;
 };
 
@@ -72,8 +72,8 @@ class cuda_model_data {
   const double* zt_values() const noexcept { return zt_values_.get(); }
   const kernels::group_term_desc* terms() const noexcept { return terms_.get(); }
   const kernels::segment_desc* segments() const noexcept { return segments_.get(); }
-  /// null when no term absorbs a slope (the kernels then skip their absorbing pass)
-  const kernels::absorbed_slope_desc* absorbed() const noexcept {
+  /// null when no term absorbs (the kernels then skip their absorbing pass)
+  const kernels::absorbed_desc* absorbed() const noexcept {
     return absorbed_.empty() ? nullptr : absorbed_.get();
   }
   const double* absorbed_values() const noexcept {
@@ -89,7 +89,7 @@ class cuda_model_data {
   device_buffer<double> z_values_, zt_values_;
   device_buffer<kernels::group_term_desc> terms_;
   device_buffer<kernels::segment_desc> segments_;
-  device_buffer<kernels::absorbed_slope_desc> absorbed_;
+  device_buffer<kernels::absorbed_desc> absorbed_;
   device_buffer<double> absorbed_values_;
 };
 
