@@ -44,7 +44,7 @@ __global__ void group_forward_kernel(const group_term_desc* terms, int n_terms,
     if (absorbing_pass) {
       absorbing_level_means(term, absorbed, absorbed_values, params, u, j, level_means);
     }
-    group_level_forward(term.k, term.centered != 0, params + term.sd_offset,
+    group_level_forward(term.k, term.n_centered, params + term.sd_offset,
                         params + term.chol_offset,
                         absorbing_pass ? level_means : params + term.mean_offset,
                         q + term.z_index + j * term.k,
@@ -76,7 +76,7 @@ __global__ void group_backward_kernel(const group_term_desc* terms, int n_terms,
     if (absorbing_pass) {
       absorbing_level_means(term, absorbed, absorbed_values, params, u, j, level_means);
     }
-    row[0] = group_level_backward(k, term.centered != 0, params + term.sd_offset,
+    row[0] = group_level_backward(k, term.n_centered, params + term.sd_offset,
                                   params + term.chol_offset,
                                   absorbing_pass ? level_means : params + term.mean_offset,
                                   q + term.z_index + j * k, g_u + term.u_offset + j * k,

@@ -1,10 +1,10 @@
 #pragma once
 /** @file The group-effect passes of the log density on the device (ARCHITECTURE §4): per level,
- *  u_t[j] = diag(sd_t) L_t z_t[j] (or u_t[j] itself for a centered term) forward and its chain
- *  rule backward (kernels/group_effects.cuh, the same functions the CPU backend runs), and the
- *  fixed-order reduction of the per-level contributions to ∂/∂sd, ∂/∂L and Σ z². Host code
- *  includes this header without CUDA: streams are passed as void* (a cudaStream_t), pointers are
- *  device pointers. */
+ *  u_t[j] = diag(sd_t) L_t z_t[j] (q holds u_t[j] itself for centered coefficients) forward and
+ *  its chain rule backward (kernels/group_effects.cuh, the same functions the CPU backend runs),
+ *  and the fixed-order reduction of the per-level contributions to ∂/∂sd, ∂/∂L and Σ z². Host
+ *  code includes this header without CUDA: streams are passed as void* (a cudaStream_t), pointers
+ *  are device pointers. */
 
 #include <cstddef>
 #include <cstdint>
@@ -29,9 +29,12 @@ struct group_term_desc {
   std::int32_t k = 0;               ///< coefficients per level
   std::int32_t correlated = 0;      ///< 1: the scratch rows hold ∂/∂L as well
   /** Columns of a scratch row: [Σ_c z_c², ∂/∂sd (k), ∂/∂L (k², row-major; correlated only),
-   *  ∂/∂ level means (k; centered only), x_aj ∂/∂ level mean for each absorbed coefficient]. */
+   *  ∂/∂ level means (k; n_centered > 0 only, 0 beyond n_centered), x_aj ∂/∂ level mean for
+   *  each absorbed coefficient]. */
   std::int32_t n_cols = 0;
-  std::int32_t centered = 0;  ///< 1: q holds u itself (model::terms()[t].centered)
+  /// q holds mean + u itself for the first n_centered coefficients, z for the rest
+  /// (model::terms()[t].n_centered)
+  std::int32_t n_centered = 0;
   /// A centered term that absorbs level-constant slopes (term_parameters::absorbed; k = 1) or
   /// coefficients (absorbed_coefficients; its coefficient 0 the Intercept): its Intercept's
   /// level j mean is params[mean_offset] + Σ x_sj u_s[j] + Σ x_aj b_a over its n_absorbed

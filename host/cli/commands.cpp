@@ -89,10 +89,26 @@ int command_check(int argc, char** argv, std::ostream& out) {
     const term_parameters& tp = m.terms()[t];
     // rows_per_level: the data's information per level in rows (model.hpp), what --centered
     // auto reads.
-    out << (block.correlated ? " (correlated)" : "") << "; "
-        << (tp.centered ? "centered" : "non-centered") << " (data per level ~ "
+    out << (block.correlated ? " (correlated)" : "") << "; ";
+    if (tp.n_centered == 0 || tp.n_centered == tp.k) {
+      out << (tp.centered() ? "centered" : "non-centered");
+    } else {  // the term's leading coefficients (term_parameters::n_centered)
+      std::string centered, rest;
+      for (std::size_t c = 0; c < tp.k; ++c) {
+        std::string& list = c < tp.n_centered ? centered : rest;
+        list += (list.empty() ? "" : " ") + block.coef_names[c];
+      }
+      out << "centered " << centered << ", non-centered " << rest;
+    }
+    out << " (data per level ~ "
         << std::setprecision(3) << tp.rows_per_level << " rows";
-    if (!std::isnan(tp.signal_to_noise)) {
+    if (tp.coefficient_signal_to_noise.size() > 1) {
+      out << ", levels' spread over noise ~";
+      for (std::size_t c = 0; c < tp.k; ++c) {
+        out << (c == 0 ? " " : ", ") << block.coef_names[c] << " " << std::setprecision(3)
+            << tp.coefficient_signal_to_noise[c];
+      }
+    } else if (!std::isnan(tp.signal_to_noise)) {
       out << ", levels' spread over noise ~ " << std::setprecision(3) << tp.signal_to_noise;
     }
     out << ")";

@@ -103,7 +103,9 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
     for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
     return out.empty() ? std::string("none") : out;
   };
-  // The group-level terms sampled in the centered form, e.g. "state(Intercept), dem(Intercept)";
+  // The group-level terms sampled in the centered form, with their centered coefficients (all,
+  // or a correlated term's leading ones: term_parameters::n_centered), e.g. "state(Intercept),
+  // dem(Intercept)" or "Subject(Intercept + Days)";
   // the population-level coefficients they are centered around (sampled as b + u:
   // term_parameters::mean_of), e.g. "Intercept, b_Days"; the level-constant slopes
   // (term_parameters::absorbed), e.g. "state(potus2016)", and population-level coefficients
@@ -113,9 +115,11 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
   for (std::size_t t = 0; t < m.terms().size(); ++t) {
     const term_parameters& tp = m.terms()[t];
     const random_block& block = m.data().terms[t];
-    if (tp.centered) {
+    if (tp.centered()) {
       std::string coefs;
-      for (const auto& c : block.coef_names) coefs += (coefs.empty() ? "" : " + ") + c;
+      for (std::size_t c = 0; c < tp.n_centered; ++c) {
+        coefs += (coefs.empty() ? "" : " + ") + block.coef_names[c];
+      }
       centered_terms.push_back(block.group + "(" + coefs + ")");
     }
     for (const std::ptrdiff_t b : tp.mean_of) {
@@ -134,7 +138,7 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
   kv("absorbed_slopes", listed(absorbed_slopes));
   kv("absorbed_coefficients", listed(absorbed_coefficients));
   for (const auto& line : m.prior_summary()) h += "# prior: " + one_line(line) + "\n";
-  // Model notes already say "note: " (model::warnings); warnings and the rest get it here.
+  // A note that already says "note: " keeps it; warnings and the rest get it here.
   for (const auto& note : header.notes) {
     h += (note.rfind("note: ", 0) == 0 ? "# " : "# note: ") + one_line(note) + "\n";
   }

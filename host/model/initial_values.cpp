@@ -372,7 +372,7 @@ model::initial_value_guess model::initial_values_from_data() const {
         const std::size_t q_index = tp.z_q_index + j * tp.k + c;
         const double sd = values.sd[tp.first_sd - n_beta_ + c];
         const double posterior_sd = std::sqrt(effect_variance[u_index]);
-        if (tp.centered) {
+        if (c < tp.n_centered) {
           guess.center[q_index] = term_means[c] + effect[u_index];
           guess.scale[q_index] = posterior_sd;
         } else {

@@ -477,24 +477,58 @@ void model::set_column_scales() {
   }
 }
 
+namespace {
+
+/** A `--centered` list entry resolved against the design: "g" (every term on g, whole) or
+ *  "g:coef" (each term on g through its coefficient coef; g may itself hold colons, as lme4's
+ *  interaction factors a:b do). */
+struct centered_entry {
+  std::string group;
+  std::string through;  ///< the last centered coefficient, or empty for whole terms
+};
+
+centered_entry resolve_centered_entry(const design& d, const std::string& entry) {
+  const auto has_group = [&](const std::string& g) {
+    return std::any_of(d.terms.begin(), d.terms.end(),
+                       [&](const random_block& b) { return b.group == g; });
+  };
+  if (has_group(entry)) return {entry, ""};
+  for (std::size_t colon = entry.find(':'); colon != std::string::npos;
+       colon = entry.find(':', colon + 1)) {
+    const std::string group = entry.substr(0, colon), coef = entry.substr(colon + 1);
+    if (!has_group(group)) continue;
+    const bool has_coef = std::any_of(d.terms.begin(), d.terms.end(), [&](const random_block& b) {
+      return b.group == group &&
+             std::find(b.coef_names.begin(), b.coef_names.end(), coef) != b.coef_names.end();
+    });
+    if (has_coef) return {group, coef};
+    std::vector<std::string> coefs;
+    for (const random_block& b : d.terms) {
+      if (b.group == group) coefs.insert(coefs.end(), b.coef_names.begin(), b.coef_names.end());
+    }
+    throw option_error("--centered names '" + entry + "': the terms on '" + group +
+                       "' have no coefficient '" + coef + "' (they have " + join(coefs) + ")");
+  }
+  std::vector<std::string> groups;
+  for (const random_block& b : d.terms) {
+    if (std::find(groups.begin(), groups.end(), b.group) == groups.end()) {
+      groups.push_back(b.group);
+    }
+  }
+  throw option_error("--centered names '" + entry + "', which is not a grouping factor of " +
+                     "the formula" +
+                     (groups.empty() ? std::string(" (it has no group-level terms)")
+                                     : "; its grouping factors are " + join(groups)));
+}
+
+}  // namespace
+
 void model::choose_centered_terms(const centering& centered,
                                   const absorbable_slopes& absorbable) {
   const design& d = design_;
-  for (const std::string& group : centered.groups) {
-    const bool known = std::any_of(d.terms.begin(), d.terms.end(),
-                                   [&](const random_block& b) { return b.group == group; });
-    if (!known) {
-      std::vector<std::string> groups;
-      for (const random_block& b : d.terms) {
-        if (std::find(groups.begin(), groups.end(), b.group) == groups.end()) {
-          groups.push_back(b.group);
-        }
-      }
-      throw option_error("--centered names '" + group + "', which is not a grouping factor of " +
-                         "the formula" +
-                         (groups.empty() ? std::string(" (it has no group-level terms)")
-                                         : "; its grouping factors are " + join(groups)));
-    }
+  std::vector<centered_entry> entries;
+  for (const std::string& entry : centered.groups) {
+    entries.push_back(resolve_centered_entry(d, entry));
   }
   const std::vector<double> information = level_information(d, absorbable.into);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
@@ -503,31 +537,49 @@ void model::choose_centered_terms(const centering& centered,
     tp.rows_per_level = information[t];
     switch (centered.how) {
       case centering::mode::automatic:  // 0 information beyond max_centered_k coefficients
-        tp.centered = tp.rows_per_level >= centering::automatic_threshold;
-        if (tp.centered) {
+        tp.n_centered = 0;
+        if (tp.rows_per_level >= centering::automatic_threshold) {
           const std::vector<double> ratios = level_signal_to_noise(d, t);
           // Empty (too few levels to tell): NaN, and the rows alone decide.
           tp.signal_to_noise = ratios.empty() ? std::numeric_limits<double>::quiet_NaN()
                                               : *std::min_element(ratios.begin(), ratios.end());
-          tp.centered = !(tp.signal_to_noise < centering::automatic_signal_to_noise);
-          if (!tp.centered && block.coef_names[0] == "Intercept" &&
-              ratios[0] >= centering::automatic_signal_to_noise) {
-            note_intercept_alone(t, ratios);
+          tp.coefficient_signal_to_noise = ratios;
+          // The leading coefficients whose levels differ clearly: all of them, or in a
+          // correlated term the intercept whose slopes hardly vary (term_parameters::n_centered).
+          tp.n_centered = tp.k;
+          if (!ratios.empty()) {
+            tp.n_centered = 0;
+            while (tp.n_centered < tp.k &&
+                   ratios[tp.n_centered] >= centering::automatic_signal_to_noise) {
+              ++tp.n_centered;
+            }
           }
         }
         break;
       case centering::mode::none:
-        tp.centered = false;
+        tp.n_centered = 0;
         break;
       case centering::mode::all:
-        tp.centered = true;
+        tp.n_centered = tp.k;
         break;
       case centering::mode::listed:
-        tp.centered = std::find(centered.groups.begin(), centered.groups.end(), block.group) !=
-                      centered.groups.end();
+        tp.n_centered = 0;
+        for (const centered_entry& entry : entries) {
+          if (entry.group != block.group) continue;
+          if (entry.through.empty()) {
+            tp.n_centered = tp.k;
+            continue;
+          }
+          const auto it = std::find(block.coef_names.begin(), block.coef_names.end(),
+                                    entry.through);
+          if (it != block.coef_names.end()) {
+            tp.n_centered = std::max(
+                tp.n_centered, static_cast<std::size_t>(it - block.coef_names.begin()) + 1);
+          }
+        }
         break;
     }
-    if (tp.centered && tp.k > static_cast<std::size_t>(kernels::max_centered_k)) {
+    if (tp.centered() && tp.k > static_cast<std::size_t>(kernels::max_centered_k)) {
       throw option_error("--centered: the term on '" + block.group + "' has " +
                          std::to_string(tp.k) + " coefficients; the centered form takes at " +
                          "most " + std::to_string(kernels::max_centered_k) +
@@ -536,35 +588,9 @@ void model::choose_centered_terms(const centering& centered,
   }
 }
 
-void model::note_intercept_alone(std::size_t t, const std::vector<double>& ratios) {
-  // A correlated term is centered as a whole, so one slope whose levels hardly differ keeps the
-  // intercept non-centered too, and with it any state-level predictor it would absorb
-  // (term_parameters::absorbed_coefficients): MRP's (1 + age | state), where writing the
-  // intercept as its own term gave b_x 11 times the ESS (bench/README.md, session 9).
-  const random_block& block = design_.terms[t];
-  std::string flat;
-  for (std::size_t c = 1; c < ratios.size(); ++c) {
-    if (ratios[c] < centering::automatic_signal_to_noise) {
-      flat += (flat.empty() ? "" : ", ") + block.coef_names[c];
-    }
-  }
-  std::string others;
-  for (std::size_t c = 1; c < block.n_coefs(); ++c) others += " + " + block.coef_names[c];
-  std::ostringstream ratio;
-  ratio << std::setprecision(3) << ratios[0];
-  warnings_.push_back(
-      "note: the term (1" + others + " | " + block.group +
-      ") is sampled non-centered because its " + flat +
-      " coefficients hardly differ between levels, although its intercepts differ clearly "
-      "(levels' spread over noise " + ratio.str() +
-      ") and would mix better centered; (1 | " + block.group + ") + (0" + others + " | " +
-      block.group + ") centers the intercept alone" +
-      (block.correlated ? " (at the cost of the correlation)" : ""));
-}
-
 void model::choose_level_means() {
   const design& d = design_;
-  for (term_parameters& tp : terms_) tp.mean_of.assign(tp.centered ? tp.k : 0, -1);
+  for (term_parameters& tp : terms_) tp.mean_of.assign(tp.n_centered, -1);
   // Moving a covariate's mean out of a centered design's Intercept needs that Intercept in q as
   // a plain number: a bounded (uniform) or constant prior on it would bound the wrong quantity.
   const bool intercept_in_q = d.has_intercept && n_beta_ > 0 &&
@@ -591,7 +617,10 @@ void model::choose_level_means() {
         best_coef = static_cast<std::size_t>(it - names.begin());
       }
     }
-    if (best_term >= 0 && !terms_[static_cast<std::size_t>(best_term)].centered) best_term = -1;
+    // Only if that term centers the coefficient (a leading one: term_parameters::n_centered).
+    if (best_term >= 0 && best_coef >= terms_[static_cast<std::size_t>(best_term)].n_centered) {
+      best_term = -1;
+    }
     if (best_term < 0) continue;
     terms_[static_cast<std::size_t>(best_term)].mean_of[best_coef] =
         static_cast<std::ptrdiff_t>(b);
@@ -628,7 +657,7 @@ void model::choose_absorbed_slopes(absorbable_slopes&& absorbable) {
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     if (absorbable.into[t] < 0) continue;
     const auto a = static_cast<std::size_t>(absorbable.into[t]);
-    if (!terms_[a].centered) continue;
+    if (!terms_[a].centered()) continue;
     terms_[a].absorbed.push_back({t, std::move(absorbable.level_values[t])});
     terms_[t].absorbed_into = static_cast<std::ptrdiff_t>(a);
   }
@@ -653,7 +682,7 @@ void model::choose_absorbed_coefficients() {
       const random_block& block = d.terms[t];
       const bool has_intercept_first =
           !block.coef_names.empty() && block.coef_names[0] == "Intercept";
-      if (!terms_[t].centered || !has_intercept_first || block.n_levels >= d.n_obs) continue;
+      if (!terms_[t].centered() || !has_intercept_first || block.n_levels >= d.n_obs) continue;
       const bool fewer_levels =
           best_term < 0 || block.n_levels < d.terms[static_cast<std::size_t>(best_term)].n_levels;
       if (!fewer_levels) continue;
@@ -933,11 +962,12 @@ void model::globals_forward(const double* q, global_values& v) const {
     } else {
       for (std::size_t a = 0; a < tp.k; ++a) chol[a * tp.k + a] = 1.0;
     }
-    if (tp.centered) {
+    if (tp.centered()) {
       // log N(u_j | 0, D L Lᵀ D) = -z·z/2 - log|D L| - k log(2π)/2 per level; the backend adds
-      // -z·z/2, log_density_constant the last term, and this the middle one for all J levels.
+      // -z·z/2, log_density_constant the last term, and this the middle one for all J levels
+      // (for the centered block C alone, u_C = D_C L_CC z_C, when only C is centered).
       double log_det = 0.0;
-      for (std::size_t a = 0; a < tp.k; ++a) {
+      for (std::size_t a = 0; a < tp.n_centered; ++a) {
         log_det += std::log(v.sd[tp.first_sd - n_beta_ + a]) + std::log(chol[a * tp.k + a]);
       }
       lp -= static_cast<double>(design_.terms[t].n_levels) * log_det;
@@ -948,12 +978,11 @@ void model::globals_forward(const double* q, global_values& v) const {
 
 void model::globals_backward(const double* q, const global_values& v, const global_gradients& g,
                              double* grad_q) const {
-  // ∂/∂sd with the centered terms' -J Σ log sd (globals_forward) added.
+  // ∂/∂sd with the centered coefficients' -J Σ log sd (globals_forward) added.
   std::vector<double> g_sd = g.sd;
   for (std::size_t t = 0; t < terms_.size(); ++t) {
-    if (!terms_[t].centered) continue;
     const auto n_levels = static_cast<double>(design_.terms[t].n_levels);
-    for (std::size_t a = 0; a < terms_[t].k; ++a) {
+    for (std::size_t a = 0; a < terms_[t].n_centered; ++a) {
       const std::size_t i = terms_[t].first_sd - n_beta_ + a;
       g_sd[i] -= n_levels / v.sd[i];
     }
@@ -1017,9 +1046,9 @@ void model::globals_backward(const double* q, const global_values& v, const glob
     const term_parameters& tp = terms_[t];
     if (!tp.correlated) continue;
     g_chol = g.chol_corr[t];
-    if (tp.centered) {  // -J Σ log L_aa (globals_forward)
+    if (tp.centered()) {  // -J Σ log L_aa over the centered coefficients (globals_forward)
       const auto n_levels = static_cast<double>(design_.terms[t].n_levels);
-      for (std::size_t a = 0; a < tp.k; ++a) {
+      for (std::size_t a = 0; a < tp.n_centered; ++a) {
         g_chol[a * tp.k + a] -= n_levels / v.chol_corr[t][a * tp.k + a];
       }
     }
@@ -1127,15 +1156,16 @@ std::vector<double> model::initial_inv_metric() const {
       }
     }
   }
-  // Centered levels: φ over the level's Σ x² of each coefficient.
+  // Centered levels: φ over the level's Σ x² of each centered coefficient.
   const std::vector<double> level_sum_sq = level_sum_squares(d);
   for (std::size_t t = 0; t < terms_.size(); ++t) {
     const term_parameters& tp = terms_[t];
-    if (!tp.centered) continue;
     const random_block& block = d.terms[t];
-    for (std::size_t i = 0; i < block.n_levels * tp.k; ++i) {
-      const double information = level_sum_sq[block.u_offset + i];
-      var[tp.z_q_index + i] = information > 0.0 ? phi / information : 1.0;
+    for (std::size_t j = 0; j < block.n_levels; ++j) {
+      for (std::size_t c = 0; c < tp.n_centered; ++c) {
+        const double information = level_sum_sq[block.u_offset + j * tp.k + c];
+        var[tp.z_q_index + j * tp.k + c] = information > 0.0 ? phi / information : 1.0;
+      }
     }
   }
   for (double& v : var) v = std::clamp(std::isfinite(v) ? v : 1.0, 1e-12, 1e6);
@@ -1173,7 +1203,8 @@ std::vector<std::string> model::unconstrained_names() const {
     for (std::size_t j = 0; j < block.n_levels; ++j) {
       for (std::size_t c = 0; c < tp.k; ++c) {
         // A term centered on a coefficient holds their sum: "b_x+r_g[3,x]".
-        const bool has_mean = tp.centered && tp.mean_of[c] >= 0;
+        const bool centered = c < tp.n_centered;
+        const bool has_mean = centered && tp.mean_of[c] >= 0;
         std::string mean;
         if (has_mean) {
           const auto b = static_cast<std::size_t>(tp.mean_of[c]);
@@ -1192,7 +1223,7 @@ std::vector<std::string> model::unconstrained_names() const {
           slopes += "+" + design_.coef_names[coefficient.coefficient] + "*" +
                     scalars_[coefficient.coefficient].name;
         }
-        names[tp.z_q_index + j * tp.k + c] = mean + (tp.centered ? "r_" : "z_") + block.group +
+        names[tp.z_q_index + j * tp.k + c] = mean + (centered ? "r_" : "z_") + block.group +
                                               "[" + block.level_labels[j] + "," +
                                               block.coef_names[c] + "]" + slopes;
       }
@@ -1287,7 +1318,7 @@ void model::group_effects_forward(const double* q, const global_values& v, doubl
       double level_means[kernels::max_centered_k];
       for (std::size_t j = 0; j < block.n_levels; ++j) {
         if (absorbing) absorbing_level_means(t, j, v, u, level_means);
-        kernels::group_level_forward(k, tp.centered, v.sd.data() + sd0, v.chol_corr[t].data(),
+        kernels::group_level_forward(k, static_cast<int>(tp.n_centered), v.sd.data() + sd0, v.chol_corr[t].data(),
                                      absorbing ? level_means : v.level_means.data() + sd0,
                                      q + tp.z_q_index + j * tp.k, u + block.u_offset + j * tp.k);
       }

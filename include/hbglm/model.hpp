@@ -65,12 +65,20 @@ struct term_parameters {
   std::size_t cpc_q_index = 0;     ///< first of k(k-1)/2 canonical partial correlations in q
   double lkj_eta = 1.0;
   std::size_t z_q_index = 0;       ///< first of its J·k entries in q (z, or u when centered)
-  /** Centered form: q holds u_t[j] ~ N(0, diag(sd) L Lᵀ diag(sd)) instead of z_t[j]. The same
-   *  posterior, a different geometry: better where each level has many observations
-   *  (kernels/group_effects.cuh says why); see centering. */
-  bool centered = false;
-  /** Centered terms, per coefficient c: the population-level coefficient (design column) of the
-   *  same name that q's entries are centered on, or -1. q then holds m + u_t[j][c] (Gelfand,
+  /** Centered form: q holds u_t[j] ~ N(0, diag(sd) L Lᵀ diag(sd)) instead of z_t[j] for the
+   *  first n_centered coefficients (0: non-centered, k: the whole term). The same posterior, a
+   *  different geometry: better where each level has many observations
+   *  (kernels/group_effects.cuh says why); see centering. Between 0 and k in a correlated term
+   *  whose leading coefficients (its intercept) differ clearly between data-rich levels while
+   *  the later ones (a slope) hardly do: MRP's (1 + age | state), where centering the whole term
+   *  makes the flat slope's sd a funnel and leaving it all non-centered makes the intercepts
+   *  crawl (bench/README.md, session 10). Only a leading block: L is lower triangular, so the
+   *  centered u_C = D_C L_CC z_C does not depend on the non-centered z_N. */
+  std::size_t n_centered = 0;
+  /** Whether any coefficient is centered (mean_of, absorption and the Jacobian then apply). */
+  bool centered() const { return n_centered > 0; }
+  /** Centered terms, per centered coefficient c < n_centered: the population-level coefficient
+   *  (design column) of the same name that q's entries are centered on, or -1. q then holds m + u_t[j][c] (Gelfand,
    *  Sahu & Carlin's hierarchical centering): where the data fix each level's b + u, the
    *  coefficient b and the J effects u would otherwise move together along a ridge that no
    *  diagonal metric follows (b_educ, bulk ESS 6 at 300k rows in session 6); in the centered
@@ -78,7 +86,7 @@ struct term_parameters {
    *  is centered on the model's intercept at zero covariates (model::globals_forward says
    *  which). A coefficient goes to one term at most: of the terms that have it, the one on the
    *  factor with the fewest levels (then the most rows_per_level), if that term is centered.
-   *  Empty when not centered. */
+   *  n_centered entries. */
   std::vector<std::ptrdiff_t> mean_of;
   /** A centered varying intercept alone in its term (k = 1) absorbs the varying slopes on the
    *  same factor whose covariate takes one value x_j in each level (other k = 1 terms, e.g. the
@@ -133,28 +141,36 @@ struct term_parameters {
    *  level; the smallest over the coefficients). Below centering::automatic_signal_to_noise the
    *  prior outweighs the data even with many rows (small sds: the election model's state slopes
    *  in bernoulli data, where the centered form gave 202 divergent transitions at 30k rows), and
-   *  the term stays non-centered. NaN when not computed. */
+   *  the term stays non-centered, or centered through its last leading coefficient that passes
+   *  (n_centered). NaN when not computed. */
   double signal_to_noise = std::numeric_limits<double>::quiet_NaN();
+  /** The same per coefficient (k values; empty when not computed). */
+  std::vector<double> coefficient_signal_to_noise;
 };
 
 /** Which group-level terms are sampled in the centered form (`--centered`). */
 struct centering {
   enum class mode {
-    automatic,  ///< the terms with rows_per_level >= automatic_threshold (and k <= 16) and
-                ///< signal_to_noise >= automatic_signal_to_noise
+    automatic,  ///< the terms with rows_per_level >= automatic_threshold (and k <= 16), through
+                ///< their last leading coefficient whose levels' spread over noise
+                ///< (term_parameters::coefficient_signal_to_noise) is at least
+                ///< automatic_signal_to_noise
     none,       ///< every term non-centered (brms's parameterization)
     all,        ///< every term centered
     listed      ///< the terms on the grouping factors in `groups`
   };
   mode how = mode::automatic;
-  std::vector<std::string> groups;  ///< listed: grouping factors as the formula names them
+  /** listed: grouping factors as the formula names them ("state": its terms whole), or a factor
+   *  and a coefficient ("state:Intercept": each term on the factor that has the coefficient,
+   *  through it, term_parameters::n_centered). */
+  std::vector<std::string> groups;
   /** Observations per level from which the automatic choice centers a term. Where the data
    *  give each level at least this many rows, a group sd would have to be under about a tenth
    *  of the residual sd (gaussian) for the prior to outweigh them; at 3 rows per level (the
    *  election model's respondents) the prior dominates and non-centered is right. */
   static constexpr double automatic_threshold = 100.0;
   /** And the levels' spread over the data's noise per level (term_parameters::signal_to_noise)
-   *  from which the automatic choice centers a term. At 1 the data and the prior weigh the same
+   *  from which the automatic choice centers a term's coefficient. At 1 the data and the prior weigh the same
    *  (I sd² = 1); 2 leans to non-centered, because the estimate from a few dozen levels is
    *  rough and the two mistakes differ: a centered term whose sd can come near 0 diverges (a
    *  funnel), a non-centered one only mixes more slowly. */
@@ -162,7 +178,8 @@ struct centering {
 };
 
 /** Parses `--centered`: "auto", "none", "all", or grouping factors separated by commas
- *  ("state,dem"; a factor named in the formula, checked by the model).
+ *  ("state,dem"; a factor named in the formula, checked by the model), each perhaps with one of
+ *  its terms' coefficients ("state:Intercept", centering the terms on state through it).
  *  @throws option_error for an empty list or an empty name. */
 centering parse_centering(const std::string& text);
 
@@ -173,8 +190,8 @@ struct global_values {
   std::vector<double> sd;                  ///< Σ_t k_t sds, term by term
   std::vector<std::vector<double>> chol_corr;  ///< per term, k×k lower Cholesky factor, row-major
   double sigma = 1.0;                      ///< gaussian sigma (1 when absent)
-  /** Σ_t k_t, term by term: what each centered term's entries of q are centered on (the value of
-   *  the coefficient term_parameters::mean_of names), 0 elsewhere. */
+  /** Σ_t k_t, term by term: what each centered coefficient's entries of q are centered on (the
+   *  value of the coefficient term_parameters::mean_of names), 0 elsewhere. */
   std::vector<double> level_means;
   double log_prior_jacobian = 0.0;         ///< priors + Jacobians of the globals
 };
@@ -197,7 +214,8 @@ class model {
    *  @param[in] centered which group-level terms take the centered form
    *  @throws prior_error for a prior that names a class, group or coefficient the model does
    *          not have, or a distribution that cannot apply (e.g. lkj on b); option_error for a
-   *          centered group the formula does not have, or a centered term with more than
+   *          centered group the formula does not have (or a coefficient its terms do not
+   *          have), or a centered term with more than
    *          kernels::max_centered_k (16) coefficients. */
   model(std::shared_ptr<const design> d, const std::vector<prior_spec>& priors,
         const centering& centered = {});
@@ -298,8 +316,7 @@ class model {
    *  unidentified: a constant predictor column, collinear predictor columns, for the logit
    *  families a predictor that separates the outcomes while its prior is flat, a varying
    *  intercept on a factor with one observation per level (gaussian with sigma, bernoulli), a
-   *  varying slope confounded with its factor's intercept; and notes ("note: ...") on how the
-   *  model is sampled (a correlated term left non-centered whose intercept alone would not be). */
+   *  varying slope confounded with its factor's intercept. */
   const std::vector<std::string>& warnings() const { return warnings_; }
 
   /** The brms default priors as statements, one per line, for `hbglm info` and output headers. */
@@ -318,7 +335,6 @@ class model {
   };
   static absorbable_slopes find_absorbable_slopes(const design& d);
   void choose_centered_terms(const centering& centered, const absorbable_slopes& absorbable);
-  void note_intercept_alone(std::size_t t, const std::vector<double>& ratios);
   void choose_level_means();
   void check_identifiability();
   void check_level_constant_slopes();

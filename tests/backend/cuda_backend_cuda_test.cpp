@@ -333,7 +333,9 @@ TEST(CudaBackend, LogDensityAndGradientMatchCpuWithCenteredTerms) {
   // Every term kind centered (`--centered all`), and centered beside non-centered on one factor
   // each: the centered branch of kernels/group_effects.cuh on the device, with its levels
   // centered on the population-level coefficients that the formula also has (x1; alternately
-  // x2 and f's columns too), the device's level means and their gradient.
+  // x2 and f's columns too), the device's level means and their gradient; and each factor's terms
+  // centered through their Intercept alone (term_parameters::n_centered 1 of k: a correlated
+  // term's slopes non-centered, u_N from z_C = (D_C L_CC)⁻¹u_C).
   const table data = test::random_table(1017, 37, 101, 29);
   std::uint64_t seed = 1700;
   std::size_t n_models = 0;
@@ -341,8 +343,11 @@ TEST(CudaBackend, LogDensityAndGradientMatchCpuWithCenteredTerms) {
     for (std::size_t r = 0; r < random_parts.size(); ++r) {
       const std::string fixed = r % 2 == 0 ? "x1" : "x1 + x2 + f";
       const std::string formula = fc.response + " ~ " + fixed + " + " + random_parts[r];
-      for (const std::string centered : {"all", "g2"}) {
-        if (centered == "g2" && formula.find("| g2)") == std::string::npos) continue;
+      for (const std::string centered : {"all", "g2", "g1:Intercept", "g2:Intercept"}) {
+        const std::string group = centered.substr(0, 2);
+        if (centered != "all" && formula.find("| " + group + ")") == std::string::npos) continue;
+        const bool through_intercept = centered.find(':') != std::string::npos;
+        if (through_intercept && random_parts[r].rfind("(0 + ", 0) == 0) continue;  // none
         const auto m = test::make_model(data, formula, fc.fam, {}, centered);
         auto b = make_backends(m);
         const auto q = random_uniform(m->dim(), seed++, -1.2, 1.2);

@@ -160,7 +160,7 @@ TEST(Gradient, CenteredTermsMatchFiniteDifferences) {
         const auto m = test::make_model(data, formula, fc.fam, priors, "all");
         bool covariate_mean = false;
         for (const auto& t : m->terms()) {
-          ASSERT_TRUE(t.centered) << label;
+          ASSERT_TRUE(t.centered()) << label;
           for (const auto b : t.mean_of) covariate_mean |= b > 0;
         }
         n_with_covariate_means += covariate_mean ? 1 : 0;
@@ -172,6 +172,50 @@ TEST(Gradient, CenteredTermsMatchFiniteDifferences) {
   }
   EXPECT_EQ(n_models, family_cases().size() * random_parts.size() * set_indices.size());
   EXPECT_GT(n_with_covariate_means, n_models / 4);  // the shift of the Intercept is exercised
+}
+
+TEST(Gradient, PartlyCenteredTermsMatchFiniteDifferences) {
+  // A term's leading coefficients centered and the rest non-centered (term_parameters::n_centered
+  // between 0 and k): u_C = q_C - mean, z_C = (D_C L_CC)⁻¹u_C, u_N = D_N (L_NC z_C + L_NN z_N),
+  // whose gradient in sd, L and q_C runs through z_C (kernels/group_effects.cuh). Correlated k = 2
+  // and 3 (through the Intercept and through x1, centered around b_x1), uncorrelated, and a
+  // factor slope; with the lkj shapes and sd priors of the prior sets.
+  const table data = test::random_table(40, 5, 4, 29);
+  const auto sets = prior_sets();
+  struct partial_case {
+    std::string random, centered;
+    std::size_t n_centered;
+  };
+  const std::vector<partial_case> cases = {{"(1 + x1 | g1)", "g1:Intercept", 1},
+                                           {"(1 + x1 + x2 | g2)", "g2:Intercept", 1},
+                                           {"(1 + x1 + x2 | g2)", "g2:x1", 2},
+                                           {"(1 + x1 || g1)", "g1:Intercept", 1},
+                                           {"(1 + f | g2) + (1 | g1)", "g2:Intercept,g1", 1}};
+  std::uint64_t seed = 1700;
+  std::size_t n_models = 0;
+  for (const auto& fc : family_cases()) {
+    for (const partial_case& c : cases) {
+      const std::string formula = fc.response + " ~ x1 + x2 + " + c.random;
+      const auto base = test::make_model(data, formula, fc.fam, {}, c.centered);
+      for (std::size_t set : {0, 1, 2}) {
+        const auto m = test::make_model(data, formula, fc.fam, applicable(sets[set], *base),
+                                        c.centered);
+        const std::string label = to_string(fc.fam) + ", " + c.centered + ": " + formula;
+        const term_parameters& term = m->terms()[0];
+        ASSERT_EQ(term.n_centered, c.n_centered) << label;
+        ASSERT_LT(term.n_centered, term.k) << label;
+        ASSERT_EQ(term.mean_of.size(), c.n_centered) << label;
+        // Through x1: centered around b_x1 as well as the Intercept.
+        if (c.n_centered == 2) {
+          EXPECT_EQ(term.mean_of[1], 1) << label;
+        }
+        check_gradient(m, seed++, label);
+        ++n_models;
+        if (HasFailure()) return;
+      }
+    }
+  }
+  EXPECT_EQ(n_models, family_cases().size() * cases.size() * 3);
 }
 
 TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
@@ -209,12 +253,12 @@ TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
     const auto base = test::make_model(data, formula, fam, {}, centered);
     const auto m = test::make_model(data, formula, fam, applicable(sets[set], *base), centered);
     const std::string label = to_string(fam) + ", " + centered + ": " + formula;
-    EXPECT_TRUE(m->terms()[0].centered) << label;
+    EXPECT_TRUE(m->terms()[0].centered()) << label;
     EXPECT_TRUE(m->terms()[0].absorbs()) << label;
     if (!m->terms()[0].absorbs()) return;
     if (!m->terms()[0].absorbed.empty()) {
       const auto& slope = m->terms()[m->terms()[0].absorbed[0].term];
-      EXPECT_EQ(slope.centered, centered != "auto") << label;
+      EXPECT_EQ(slope.centered(), centered != "auto") << label;
     }
     n_with_coefficients += m->terms()[0].absorbed_coefficients.empty() ? 0 : 1;
     check_gradient(m, seed++, label);
@@ -238,9 +282,10 @@ TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
   }
   // A centered term with more than the Intercept absorbs coefficients too (its coefficient 0's
   // level mean): b_w1 and b_w2 into (1 + x1 | g1), correlated and centered around the Intercept
-  // and b_x1, beside a centered (1 | g2).
+  // and b_x1, beside a centered (1 | g2); and with its Intercept alone centered ("g1:Intercept",
+  // term_parameters::n_centered 1: the x1 slope non-centered).
   for (const auto& fc : family_cases()) {
-    for (const char* centered : {"g1", "all"}) {
+    for (const char* centered : {"g1", "all", "g1:Intercept"}) {
       for (std::size_t set : {0, 2}) {
         check(fc.response + " ~ x1 + w1 + w2 + (1 + x1 | g1) + (1 | g2)", fc.fam, centered,
               set);
@@ -248,9 +293,9 @@ TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
       }
     }
   }
-  EXPECT_EQ(n_models, (family_cases().size() * 4 + 2) * parts.size() + family_cases().size() * 4);
+  EXPECT_EQ(n_models, (family_cases().size() * 4 + 2) * parts.size() + family_cases().size() * 6);
   // Parts 2 (auto only), 4 (b_w2 always, b_w1 in auto) and 5, and the correlated term.
-  EXPECT_EQ(n_with_coefficients, 2 + 2 * (family_cases().size() * 4 + 2) + family_cases().size() * 4);
+  EXPECT_EQ(n_with_coefficients, 2 + 2 * (family_cases().size() * 4 + 2) + family_cases().size() * 6);
 }
 
 TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {

@@ -529,6 +529,44 @@ TEST(LogDensity, CenteredCorrelatedTwoCoefficients) {
   EXPECT_DOUBLE_EQ(out[8], u[3]);  // r_h.2.2
 }
 
+TEST(LogDensity, CorrelatedTermWithItsInterceptAloneCentered) {
+  // (1 + x1 | h) with "h:Intercept": q holds Intercept + u_j0 and z_j1, u_j1 = sd1 (rho z_j0 +
+  // sqrt(1 - rho²) z_j1) with z_j0 = u_j0 / sd0 (term_parameters::n_centered 1). The density is
+  // the non-centered one's in u_j0 instead of z_j0: normal(u_j0 | 0, sd0), whose -log sd0 is the
+  // Jacobian. b_x1 is not a level mean, so q's Intercept is the centered one.
+  const auto m = test::make_model(hand_table(), "yb ~ x1 + (1 + x1 | h)", family::bernoulli,
+                                  {"cor ~ lkj(2.5)"}, "h:Intercept");
+  ASSERT_EQ(m->unconstrained_names(),
+            (std::vector<std::string>{"Intercept", "b_x1", "log(sd_h__Intercept)",
+                                      "log(sd_h__x1)", "cpc_h[2,1]", "Intercept+r_h[p,Intercept]",
+                                      "z_h[p,x1]", "Intercept+r_h[q,Intercept]", "z_h[q,x1]"}));
+  const std::vector<double> q = {0.3, -0.4, -0.2, 0.5, 0.7, 1.1, -0.6, 0.4, 0.9};
+  const double sd0 = std::exp(q[2]), sd1 = std::exp(q[3]), rho = std::tanh(q[4]);
+  const double m1 = mean_of(x1);
+  hand_lp lp = correlated_k2_globals(q, 2.5);
+  double u[4];  // level-major: u[j][c] = u[2j + c]
+  for (int j = 0; j < 2; ++j) {
+    u[2 * j] = q[5 + 2 * j] - q[0];
+    const double z0 = u[2 * j] / sd0, z1 = q[6 + 2 * j];
+    u[2 * j + 1] = sd1 * (rho * z0 + std::sqrt(1.0 - rho * rho) * z1);
+    add_normal(lp, u[2 * j], 0, sd0);
+    add_normal(lp, z1, 0, 1);
+  }
+  for (std::size_t i = 0; i < 5; ++i) {
+    const double* uj = u + 2 * h_code[i];
+    const double eta = q[0] + q[1] * (x1[i] - m1) + uj[0] + uj[1] * x1[i];
+    const double p = inv_logit(eta);
+    lp.add(y_bern[i] == 1.0 ? std::log(p) : std::log(1.0 - p));
+  }
+  expect_lp(m, q, lp);
+  const auto out = constrained(m, q);  // b_Intercept, b_x1, 2 sds, cor, r_h (level-fastest)
+  ASSERT_EQ(out.size(), 9u);
+  EXPECT_DOUBLE_EQ(out[5], u[0]);  // r_h.1.1
+  EXPECT_DOUBLE_EQ(out[6], u[2]);  // r_h.2.1
+  EXPECT_NEAR(out[7], u[1], 1e-15);  // r_h.1.2
+  EXPECT_NEAR(out[8], u[3], 1e-15);  // r_h.2.2
+}
+
 /// The k = 3 correlated model yp ~ 1 + (1 + x1 + x2 | h), lkj(1.5), by hand.
 struct k3_by_hand {
   double sd[3];
@@ -618,11 +656,11 @@ TEST(LogDensity, AbsorbedSlopeIsAChangeOfVariablesOfTheNonCenteredForm) {
   const std::string formula = "y_gaussian ~ x1 + (1 | g1) + (0 + w | g1)";
   const auto absorbed = test::make_model(t, formula, family::gaussian, {}, "g1");
   const auto none = test::make_model(t, formula, family::gaussian, {}, "none");
-  ASSERT_TRUE(absorbed->terms()[0].centered);
+  ASSERT_TRUE(absorbed->terms()[0].centered());
   ASSERT_EQ(absorbed->terms()[0].absorbed.size(), 1u);
   const std::vector<double>& w_level = absorbed->terms()[0].absorbed[0].level_values;
   ASSERT_EQ(w_level.size(), 5u);
-  ASSERT_TRUE(absorbed->terms()[1].centered);  // listed: both terms on g1; u_w = q - 0 then
+  ASSERT_TRUE(absorbed->terms()[1].centered());  // listed: both terms on g1; u_w = q - 0 then
 
   const std::size_t J = 5;
   const double intercept = 0.4, b_x1 = -0.7, sd_i = 0.8, sd_w = 0.3, sigma = 1.3;
@@ -685,7 +723,7 @@ TEST(LogDensity, AbsorbedCoefficientIsAChangeOfVariablesOfTheNonCenteredForm) {
     const std::string formula = test::response_for(fam) + " ~ x1 + w + (1 | g1) + (1 | g2)";
     const auto absorbed = test::make_model(t, formula, fam, {}, "g1");
     const auto none = test::make_model(t, formula, fam, {}, "none");
-    ASSERT_TRUE(absorbed->terms()[0].centered);
+    ASSERT_TRUE(absorbed->terms()[0].centered());
     ASSERT_EQ(absorbed->terms()[0].absorbed_coefficients.size(), 1u);
     const auto& w_coefficient = absorbed->terms()[0].absorbed_coefficients[0];
     ASSERT_EQ(absorbed->scalars()[w_coefficient.coefficient].name, "b_w");

@@ -110,9 +110,9 @@ TEST(Centering, AutomaticCentersTheTermsWhoseLevelsHaveManyRows) {
   EXPECT_DOUBLE_EQ(m->terms()[1].rows_per_level, 2.0);
   EXPECT_NEAR(m->terms()[2].rows_per_level, expected.slope, 1e-6 * expected.slope);
   EXPECT_GT(expected.slope, centering::automatic_threshold);
-  EXPECT_TRUE(m->terms()[0].centered);
-  EXPECT_FALSE(m->terms()[1].centered);
-  EXPECT_TRUE(m->terms()[2].centered);
+  EXPECT_TRUE(m->terms()[0].centered());
+  EXPECT_FALSE(m->terms()[1].centered());
+  EXPECT_TRUE(m->terms()[2].centered());
   const auto names = m->unconstrained_names();
   EXPECT_EQ(names[m->terms()[0].z_q_index], "Intercept+r_big[0,Intercept]");
   EXPECT_EQ(names[m->terms()[1].z_q_index], "z_small[0,Intercept]");
@@ -163,7 +163,7 @@ TEST(Centering, ManyRowsPerLevelButLevelsThatHardlyDifferStayNonCentered) {
     EXPECT_DOUBLE_EQ(m->terms()[0].rows_per_level, 300.0);
     EXPECT_NEAR(m->terms()[0].signal_to_noise, expected, 1e-6 * std::max(1.0, expected))
         << effect_sd;
-    EXPECT_EQ(m->terms()[0].centered, effect_sd > 0.1) << m->terms()[0].signal_to_noise;
+    EXPECT_EQ(m->terms()[0].centered(), effect_sd > 0.1) << m->terms()[0].signal_to_noise;
     if (effect_sd < 0.1) {
       EXPECT_LT(expected, centering::automatic_signal_to_noise);
     } else {
@@ -172,10 +172,10 @@ TEST(Centering, ManyRowsPerLevelButLevelsThatHardlyDifferStayNonCentered) {
   }
 }
 
-TEST(Centering, AFlatSlopeKeepingAClearInterceptNonCenteredIsNoted) {
+TEST(Centering, AFlatSlopeLeavesAClearInterceptCenteredInItsTerm) {
   // 10 levels of 150 rows whose intercepts differ (sd about 1) and whose slopes on x do not:
-  // (1 + x | g) is non-centered as a whole, and a note says that (1 | g) + (0 + x | g) would
-  // center the intercept; the split form itself gets no note.
+  // automatic centering takes (1 + x | g)'s intercept alone (n_centered 1), which keeps the
+  // correlated prior, and centers the intercept term of the split form (1 | g) + (0 + x | g).
   std::mt19937_64 rng(3);
   std::normal_distribution<double> normal;
   const std::size_t n = 1500;
@@ -191,25 +191,40 @@ TEST(Centering, AFlatSlopeKeepingAClearInterceptNonCenteredIsNoted) {
   t.columns = {test::numeric_column("y", y), test::numeric_column("x", x),
                test::numeric_column("g", g)};
   for (std::size_t i = 0; i < n; ++i) t.line_of_row.push_back(i + 2);
-  const auto is_note = [](const std::string& w) {
-    return w.find("centers the intercept alone") != std::string::npos;
-  };
-  const auto count_notes = [&](const model& m) {
-    return std::count_if(m.warnings().begin(), m.warnings().end(), is_note);
-  };
   const auto joint = test::make_model(t, "y ~ x + (1 + x | g)", family::gaussian);
-  EXPECT_FALSE(joint->terms()[0].centered);
-  ASSERT_EQ(count_notes(*joint), 1);
-  const std::string& note =
-      *std::find_if(joint->warnings().begin(), joint->warnings().end(), is_note);
-  EXPECT_NE(note.find("(1 | g) + (0 + x | g)"), std::string::npos) << note;
+  const term_parameters& term = joint->terms()[0];
+  ASSERT_EQ(term.coefficient_signal_to_noise.size(), 2u);
+  EXPECT_GT(term.coefficient_signal_to_noise[0], centering::automatic_signal_to_noise);
+  EXPECT_LT(term.coefficient_signal_to_noise[1], centering::automatic_signal_to_noise);
+  EXPECT_EQ(term.n_centered, 1u);
+  // Centered on the Intercept, not on b_x; the slope's entries stay z.
+  EXPECT_EQ(term.mean_of, (std::vector<std::ptrdiff_t>{0}));
+  const auto names = joint->unconstrained_names();
+  EXPECT_EQ(names[term.z_q_index], "Intercept+r_g[0,Intercept]");
+  EXPECT_EQ(names[term.z_q_index + 1], "z_g[0,x]");
   const auto split = test::make_model(t, "y ~ x + (1 | g) + (0 + x | g)", family::gaussian);
-  EXPECT_TRUE(split->terms()[0].centered);
-  EXPECT_FALSE(split->terms()[1].centered);
-  EXPECT_EQ(count_notes(*split), 0);
-  // Not for --centered none or all: the user chose.
-  EXPECT_EQ(count_notes(*test::make_model(t, "y ~ x + (1 + x | g)", family::gaussian, {}, "none")),
-            0);
+  EXPECT_TRUE(split->terms()[0].centered());
+  EXPECT_FALSE(split->terms()[1].centered());
+  // Listed: "g" centers the whole term, "g:Intercept" through the Intercept, "g:x" through x.
+  const auto centered_count = [&](const std::string& option) {
+    return test::make_model(t, "y ~ x + (1 + x | g)", family::gaussian, {}, option)
+        ->terms()[0]
+        .n_centered;
+  };
+  EXPECT_EQ(centered_count("g"), 2u);
+  EXPECT_EQ(centered_count("g:Intercept"), 1u);
+  EXPECT_EQ(centered_count("g:x"), 2u);
+  EXPECT_EQ(centered_count("none"), 0u);
+  EXPECT_EQ(centered_count("all"), 2u);
+  // A listed coefficient the factor's terms lack is an error that names what they have.
+  try {
+    test::make_model(t, "y ~ x + (1 + x | g)", family::gaussian, {}, "g:w");
+    FAIL() << "no error";
+  } catch (const option_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("'g:w'"), std::string::npos) << what;
+    EXPECT_NE(what.find("Intercept, x"), std::string::npos) << what;
+  }
 }
 
 TEST(Centering, InitialInverseMetricFollowsTheData) {
@@ -245,8 +260,8 @@ TEST(Centering, InitialInverseMetricFollowsTheData) {
   // the Intercept (at x = 0, as b_x is a mean too) is their mean: (1 + spread over noise) φ /
   // (rows per level · J).
   const auto centered = test::make_model(t, rich_and_poor_formula, family::gaussian);
-  ASSERT_TRUE(centered->terms()[0].centered);
-  ASSERT_TRUE(centered->terms()[2].centered);
+  ASSERT_TRUE(centered->terms()[0].centered());
+  ASSERT_TRUE(centered->terms()[2].centered());
   const auto c_names = centered->unconstrained_names();
   const auto c = centered->initial_inv_metric();
   EXPECT_NEAR(at(c, c_names, "Intercept+r_big[1,Intercept]"), phi / 300.0, 1e-12);
@@ -275,9 +290,9 @@ TEST(Centering, ACovariateConstantWithinLevelsIsAbsorbedByACenteredIntercept) {
   EXPECT_NEAR(m->terms()[0].rows_per_level, expected.intercept, 1e-6 * expected.intercept);
   EXPECT_EQ(m->terms()[1].rows_per_level, 0.0);
   EXPECT_NEAR(m->terms()[2].rows_per_level, expected.slope, 1e-6 * expected.slope);
-  EXPECT_TRUE(m->terms()[0].centered);
-  EXPECT_FALSE(m->terms()[1].centered);
-  EXPECT_TRUE(m->terms()[2].centered);
+  EXPECT_TRUE(m->terms()[0].centered());
+  EXPECT_FALSE(m->terms()[1].centered());
+  EXPECT_TRUE(m->terms()[2].centered());
   ASSERT_EQ(m->terms()[0].absorbed.size(), 1u);
   EXPECT_EQ(m->terms()[0].absorbed[0].term, 1u);
   EXPECT_EQ(m->terms()[0].absorbed[0].level_values, (std::vector<double>{1.0, 1.5, 2.0, 2.5}));
@@ -292,11 +307,11 @@ TEST(Centering, ACovariateConstantWithinLevelsIsAbsorbedByACenteredIntercept) {
   EXPECT_TRUE(none->terms()[0].absorbed.empty());
   EXPECT_EQ(none->terms()[1].absorbed_into, -1);
   const auto joint = test::make_model(t, "y ~ x + (1 + c | big)", family::gaussian);
-  EXPECT_FALSE(joint->terms()[0].centered);
+  EXPECT_FALSE(joint->terms()[0].centered());
   EXPECT_LT(joint->terms()[0].rows_per_level, 1e-3);
   EXPECT_TRUE(joint->terms()[0].absorbed.empty());
   const auto rich = test::make_model(t, "y ~ x + (1 + x | big)", family::gaussian);
-  EXPECT_TRUE(rich->terms()[0].centered);
+  EXPECT_TRUE(rich->terms()[0].centered());
   EXPECT_NEAR(rich->terms()[0].rows_per_level, std::min(expected.intercept, expected.slope),
               1e-6 * expected.intercept);
 }
@@ -332,7 +347,7 @@ TEST(Centering, CenteredTermsAreCenteredOnThePopulationCoefficientOfTheSameName)
   EXPECT_EQ(bounded->terms()[2].mean_of, means{-1});
   // Without a population-level x, the slope has nothing to be centered on.
   const auto no_x = test::make_model(t, "y ~ 1 + (0 + x | big)", family::gaussian);
-  ASSERT_TRUE(no_x->terms()[0].centered);
+  ASSERT_TRUE(no_x->terms()[0].centered());
   EXPECT_EQ(no_x->terms()[0].mean_of, means{-1});
 }
 
@@ -341,7 +356,7 @@ TEST(Centering, NoneAllAndListedOverrideTheAutomaticChoice) {
   auto centered_flags = [&](const std::string& option) {
     const auto m = test::make_model(t, rich_and_poor_formula, family::gaussian, {}, option);
     std::vector<bool> flags;
-    for (const auto& term : m->terms()) flags.push_back(term.centered);
+    for (const auto& term : m->terms()) flags.push_back(term.centered());
     return flags;
   };
   EXPECT_EQ(centered_flags("none"), (std::vector<bool>{false, false, false}));

@@ -239,7 +239,7 @@ double centered_log_jacobian(const model& m, const std::vector<double>& q) {
   double log_jacobian = 0.0;
   for (std::size_t t = 0; t < m.terms().size(); ++t) {
     const term_parameters& tp = m.terms()[t];
-    if (!tp.centered) continue;
+    if (!tp.centered()) continue;
     for (std::size_t c = 0; c < tp.k; ++c) {
       const double sd = values.sd[tp.first_sd - m.data().n_coefs() + c];
       log_jacobian += static_cast<double>(m.data().terms[t].n_levels) *
@@ -264,7 +264,7 @@ TEST(InitialValues, TheGuessIsOnePointWhateverTheParameterization) {
                                     "y ~ x + c + (1 | g) + (0 + c | g) + (0 + x | g) + (1 | h)",
                                     "y ~ x + c + (1 + x | g) + (1 | h)"}) {
     const auto absorbed = test::make_model(s.data, formula, family::gaussian, {}, "auto");
-    ASSERT_TRUE(absorbed->terms()[0].centered) << formula;
+    ASSERT_TRUE(absorbed->terms()[0].centered()) << formula;
     ASSERT_TRUE(absorbed->terms()[0].absorbs()) << formula;
     const bool has_b_c = formula.find("x + c") != std::string::npos;
     EXPECT_EQ(absorbed->terms()[0].absorbed_coefficients.size(), has_b_c ? 1u : 0u) << formula;
@@ -300,7 +300,7 @@ TEST(InitialValues, TheLogDensityAtTheGuessIsFarAboveStansRandomStart) {
     backend->copy_from_host(q.data(), *q_vector);
     return backend->log_density_grad(*q_vector, *gradient);
   };
-  ASSERT_FALSE(m->terms()[1].centered);  // h: 2 rows per level, z
+  ASSERT_FALSE(m->terms()[1].centered());  // h: 2 rows per level, z
   const double at_guess = log_density(guess.center);
   std::mt19937_64 rng(5);
   std::uniform_real_distribution<double> uniform(-2.0, 2.0);

@@ -111,7 +111,7 @@ double assemble_sums(const model& m, const model_layout& l, const double* sums,
     for (std::size_t a = 0; a < k; ++a) grads.sd[sd0 + a] += seg[1 + a];
     grads.chol_corr[t].assign(k * k, 0.0);
     if (term.correlated) std::copy(seg + 1 + k, seg + 1 + k + k * k, grads.chol_corr[t].begin());
-    if (term.centered) {
+    if (term.n_centered > 0) {
       const double* g_mean = seg + 1 + k + (term.correlated ? k * k : 0);
       std::copy(g_mean, g_mean + k, grads.level_means.begin() + static_cast<std::ptrdiff_t>(sd0));
     }

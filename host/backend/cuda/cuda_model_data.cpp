@@ -87,9 +87,9 @@ model_layout make_layout(const model& m) {
     desc.scratch_offset = static_cast<std::int64_t>(scratch_offset);
     desc.k = static_cast<std::int32_t>(tp.k);
     desc.correlated = tp.correlated ? 1 : 0;
-    desc.centered = tp.centered ? 1 : 0;
+    desc.n_centered = static_cast<std::int32_t>(tp.n_centered);
     desc.n_cols = static_cast<std::int32_t>(1 + tp.k + (tp.correlated ? tp.k * tp.k : 0) +
-                                            (tp.centered ? tp.k : 0));
+                                            (tp.centered() ? tp.k : 0));
     desc.n_absorbed =
         static_cast<std::int32_t>(tp.absorbed.size() + tp.absorbed_coefficients.size());
     desc.absorbed_begin = static_cast<std::int32_t>(l.absorbed.size());
