@@ -195,6 +195,16 @@ TEST(CliSample, CenteredAndNonCenteredSampleTheSamePosterior) {
   // b, sd + cor, sigma, r_Subject
   EXPECT_EQ(expect_same_posterior(chain_files(dir, "nc"), chain_files(dir, "c")),
             2u + 3u + 1u + 36u);
+  // The intercept alone centered (term_parameters::n_centered 1): the Days slopes non-centered,
+  // read from z_Intercept = r / sd_Intercept and their own z.
+  const auto partial = run(base + " --centered Subject:Intercept --output-prefix p");
+  ASSERT_EQ(partial.exit_code, 0) << partial.output;
+  EXPECT_EQ(header_line(chain_files(dir, "p")[0], "# centered_terms"),
+            "# centered_terms = Subject(Intercept)");
+  EXPECT_EQ(header_line(chain_files(dir, "p")[0], "# centered_around"),
+            "# centered_around = Intercept");
+  EXPECT_EQ(expect_same_posterior(chain_files(dir, "nc"), chain_files(dir, "p")),
+            2u + 3u + 1u + 36u);
   fs::remove_all(dir);
 }
 
@@ -239,6 +249,23 @@ TEST(CliSample, AStateLevelPredictorIsAbsorbedAndSamplesTheSamePosterior) {
   const auto check =
       run("check --data " + data.string() + " --formula 'y ~ x + age + (1 | state)'");
   EXPECT_NE(check.output.find("around Intercept, with b_x"), std::string::npos) << check.output;
+  // With a correlated age slope that does not vary by state, the automatic choice centers the
+  // term's intercept alone (term_parameters::n_centered), which still absorbs b_x; the same
+  // posterior as all non-centered.
+  const std::string correlated = "sample --data " + data.string() +
+                                 " --formula 'y ~ x + age + (1 + age | state)' --warmup 500 "
+                                 "--samples 1000 --seed 3 --quiet --save-group-effects none "
+                                 "--output-dir " + dir.string();
+  const auto partial = run(correlated + " --output-prefix partial");
+  ASSERT_EQ(partial.exit_code, 0) << partial.output;
+  const auto correlated_none = run(correlated + " --centered none --output-prefix cnone");
+  ASSERT_EQ(correlated_none.exit_code, 0) << correlated_none.output;
+  EXPECT_EQ(header_line(chain_files(dir, "partial")[0], "# centered_terms"),
+            "# centered_terms = state(Intercept)");
+  EXPECT_EQ(header_line(chain_files(dir, "partial")[0], "# absorbed_coefficients"),
+            "# absorbed_coefficients = state(b_x)");
+  EXPECT_EQ(expect_same_posterior(chain_files(dir, "cnone"), chain_files(dir, "partial")),
+            3u + 3u + 1u);  // b, sds and cor, sigma
   fs::remove_all(dir);
 }
 
