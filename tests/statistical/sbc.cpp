@@ -391,6 +391,18 @@ std::vector<case_spec> centered_cases() {
       cases.push_back(c);
     }
   }
+  // (1 + x | g) with its intercept alone centered (term_parameters::n_centered 1): the slope's
+  // effects read the centered intercepts through z_Intercept = r / sd (kernels/group_effects.cuh).
+  for (family fam : {family::gaussian, family::poisson}) {
+    case_spec c;
+    c.name = to_string(fam) + "_slope_partial";
+    c.fam = fam;
+    c.varying_slope = true;
+    c.min_obs = 300;
+    c.max_obs = 600;
+    c.centered = "g:Intercept";
+    cases.push_back(c);
+  }
   return cases;
 }
 
