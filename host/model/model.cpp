@@ -1109,8 +1109,14 @@ std::vector<double> model::initial_inv_metric() const {
 
   // A centered term's level effect, as its rows and spread leave it: (1 + spread over noise)
   // φ / rows; what a coefficient that is its levels' mean or is absorbed by them is fitted from.
+  // The spread of its centered coefficients (a partly centered term's flat slopes do not count).
   const auto level_effect_variance = [&](const term_parameters& tp) {
-    const double spread = std::isnan(tp.signal_to_noise) ? 1.0 : tp.signal_to_noise;
+    double spread = std::isnan(tp.signal_to_noise) ? 1.0 : tp.signal_to_noise;
+    if (tp.coefficient_signal_to_noise.size() == tp.k && tp.centered()) {
+      spread = *std::min_element(tp.coefficient_signal_to_noise.begin(),
+                                 tp.coefficient_signal_to_noise.begin() +
+                                     static_cast<std::ptrdiff_t>(tp.n_centered));
+    }
     return (1.0 + spread) * phi / std::max(tp.rows_per_level, 1.0);
   };
   // Population-level coefficients that are some centered term's level mean (mean_of).
