@@ -266,6 +266,11 @@ TEST(CliSample, AStateLevelPredictorIsAbsorbedAndSamplesTheSamePosterior) {
             "# absorbed_coefficients = state(b_x)");
   EXPECT_EQ(expect_same_posterior(chain_files(dir, "cnone"), chain_files(dir, "partial")),
             3u + 3u + 1u);  // b, sds and cor, sigma
+  const auto check_correlated =
+      run("check --data " + data.string() + " --formula 'y ~ x + age + (1 + age | state)'");
+  EXPECT_NE(check_correlated.output.find("centered Intercept, non-centered age"),
+            std::string::npos)
+      << check_correlated.output;
   fs::remove_all(dir);
 }
 
