@@ -285,10 +285,11 @@ class model {
   };
   /** A rough fit from the data (`--init-from data`, fit_options::initial_values_from_data): the
    *  population-level coefficients by iteratively reweighted least squares without group effects
-   *  (on up to 2^18 evenly spaced rows), then one sweep over the group-level terms in formula
-   *  order, each fitted per level by least squares to the working residuals the previous left,
-   *  its sds by the method of moments across levels (at least a tenth of a level's sampling sd)
-   *  and its effects shrunk toward 0 by them; sigma from the final residuals; correlations 0.
+   *  (on up to 2^18 evenly spaced rows), then four sweeps over the group-level terms in formula
+   *  order (backfitting), each fitted per level by least squares to the working residuals the
+   *  others left, its sds by the method of moments across levels (at least a tenth of a level's
+   *  sampling sd) and its effects shrunk toward 0 by them; sigma from the final residuals;
+   *  correlations 0.
    *  Scales: the coefficients' standard errors (at least sd/√J for a centered term's level mean),
    *  each level's shrunken posterior sd (over sd for z, at most 1), 0.5 for log sds and
    *  correlations, 0.1 for log sigma. A few passes over the data; a part whose fit fails keeps

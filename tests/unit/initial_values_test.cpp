@@ -222,6 +222,41 @@ TEST(InitialValues, GroupLevelSdsAndEffectsComeFromTheLevels) {
   }
 }
 
+TEST(InitialValues, OverlappingFactorsAreFittedWithEachOthersEffectsOut) {
+  // g and h have 20 levels each and 70% of the rows have h = g, so whichever term is fitted
+  // first takes most of the other's effects: with one sweep g (effects' sd 0.275, fitted first)
+  // came out at 0.750 and h (1.051) at 0.531; with two 0.416 and 0.789. The later sweeps refit
+  // each term with the other's effects out (backfitting); with four, 0.236 and 0.980. Each level
+  // has 300 rows, so its mean is uncertain by 0.06, small beside both sds: what remains is the
+  // backfitting's unfinished convergence, within 25% for g and 15% for h (14% and 7% here).
+  std::mt19937_64 rng(8);
+  std::normal_distribution<double> normal;
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const std::size_t levels = 20, n = 6000;
+  std::vector<double> g_effect(levels), h_effect(levels);
+  for (double& e : g_effect) e = 0.3 * normal(rng);
+  for (double& e : h_effect) e = 1.0 * normal(rng);
+  std::vector<double> y(n), g(n), h(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t j = i % levels;
+    const std::size_t l = uniform(rng) < 0.7 ? j : static_cast<std::size_t>(uniform(rng) * levels);
+    g[i] = static_cast<double>(j);
+    h[i] = static_cast<double>(l);
+    y[i] = 1.0 + g_effect[j] + h_effect[l] + normal(rng);
+  }
+  table t;
+  t.source = "overlapping";
+  t.columns = {test::numeric_column("y", y), test::numeric_column("g", g),
+               test::numeric_column("h", h)};
+  for (std::size_t i = 0; i < n; ++i) t.line_of_row.push_back(i + 2);
+  const auto m = test::make_model(t, "y ~ 1 + (1 | g) + (1 | h)", family::gaussian);
+  const std::vector<double> out = constrained_guess(*m);
+  EXPECT_NEAR(value_of(*m, out, "sd_g__Intercept"), sample_sd_about_zero(g_effect),
+              0.25 * sample_sd_about_zero(g_effect));
+  EXPECT_NEAR(value_of(*m, out, "sd_h__Intercept"), sample_sd_about_zero(h_effect),
+              0.15 * sample_sd_about_zero(h_effect));
+}
+
 /** Log density and its gradient at @p q by the CPU backend. */
 double cpu_log_density(const std::shared_ptr<const model>& m, const std::vector<double>& q) {
   const auto backend = detail::make_backend(backend_kind::cpu, m);
@@ -231,7 +266,7 @@ double cpu_log_density(const std::shared_ptr<const model>& m, const std::vector<
   return backend->log_density_grad(*q_vector, *gradient);
 }
 
-/** Σ over centered terms of J Σ_c log(sd_c L_cc): the log Jacobian of u = diag(sd) L z that
+/** Σ over centered coefficients of J log(sd_c L_cc): the log Jacobian of u = diag(sd) L z that
  *  the centered form leaves out of lp (the shifts by level means have Jacobian 1). */
 double centered_log_jacobian(const model& m, const std::vector<double>& q) {
   global_values values;
@@ -239,8 +274,7 @@ double centered_log_jacobian(const model& m, const std::vector<double>& q) {
   double log_jacobian = 0.0;
   for (std::size_t t = 0; t < m.terms().size(); ++t) {
     const term_parameters& tp = m.terms()[t];
-    if (!tp.centered()) continue;
-    for (std::size_t c = 0; c < tp.k; ++c) {
+    for (std::size_t c = 0; c < tp.n_centered; ++c) {
       const double sd = values.sd[tp.first_sd - m.data().n_coefs() + c];
       log_jacobian += static_cast<double>(m.data().terms[t].n_levels) *
                       (std::log(sd) + std::log(values.chol_corr[t][c * tp.k + c]));
@@ -271,7 +305,9 @@ TEST(InitialValues, TheGuessIsOnePointWhateverTheParameterization) {
     const std::vector<double> reference = constrained_guess(*absorbed);
     const auto none = test::make_model(s.data, formula, family::gaussian, {}, "none");
     const double lp_none = cpu_log_density(none, none->initial_values_from_data().center);
-    for (const std::string centered : {"auto", "none", "all", "g", "h"}) {
+    // "g:Intercept": (1 + x | g)'s intercept alone centered, its slope's z = u_x / sd_x (the
+    // correlation starts at 0); (1 | g) whole beside non-centered (0 + c | g) and (0 + x | g).
+    for (const std::string centered : {"auto", "none", "all", "g", "h", "g:Intercept"}) {
       const auto other = test::make_model(s.data, formula, family::gaussian, {}, centered);
       const std::vector<double> out = constrained_guess(*other);
       ASSERT_EQ(out.size(), reference.size());
