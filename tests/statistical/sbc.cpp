@@ -379,30 +379,23 @@ std::vector<case_spec> standard_cases() {
 
 std::vector<case_spec> centered_cases() {
   std::vector<case_spec> cases;
+  const auto add = [&](family fam, bool slope, const std::string& suffix,
+                       const std::string& centered) {
+    case_spec c;
+    c.name = to_string(fam) + (slope ? "_slope" : "_intercept") + suffix;
+    c.fam = fam;
+    c.varying_slope = slope;
+    c.min_obs = 300;
+    c.max_obs = 600;
+    c.centered = centered;
+    cases.push_back(c);
+  };
   for (family fam : {family::gaussian, family::poisson}) {
-    for (bool slope : {false, true}) {
-      case_spec c;
-      c.name = to_string(fam) + (slope ? "_slope" : "_intercept") + "_centered";
-      c.fam = fam;
-      c.varying_slope = slope;
-      c.min_obs = 300;
-      c.max_obs = 600;
-      c.centered = "all";
-      cases.push_back(c);
-    }
+    for (bool slope : {false, true}) add(fam, slope, "_centered", "all");
   }
   // (1 + x | g) with its intercept alone centered (term_parameters::n_centered 1): the slope's
   // effects read the centered intercepts through z_Intercept = r / sd (kernels/group_effects.cuh).
-  for (family fam : {family::gaussian, family::poisson}) {
-    case_spec c;
-    c.name = to_string(fam) + "_slope_partial";
-    c.fam = fam;
-    c.varying_slope = true;
-    c.min_obs = 300;
-    c.max_obs = 600;
-    c.centered = "g:Intercept";
-    cases.push_back(c);
-  }
+  for (family fam : {family::gaussian, family::poisson}) add(fam, true, "_partial", "g:Intercept");
   return cases;
 }
 

@@ -35,6 +35,17 @@ inline column text_column(const std::string& name, std::vector<std::string> v) {
   return c;
 }
 
+/** A table of @p columns (all of one length) named @p source, its rows on lines 2, 3, ... as a
+ *  CSV file with a header would have them. */
+inline table make_table(const std::string& source, std::vector<column> columns) {
+  table t;
+  t.source = source;
+  t.columns = std::move(columns);
+  const std::size_t n = t.columns.empty() ? 0 : t.columns[0].missing.size();
+  for (std::size_t i = 0; i < n; ++i) t.line_of_row.push_back(i + 2);
+  return t;
+}
+
 /** A table of n rows: y_gaussian, y_bernoulli, y_binomial, n_trials, y_poisson, se, x1, x2,
  *  expo (an offset), f (text factor a/b/c), g1 (numeric, n_g1 levels), g2 (text, n_g2 levels). */
 inline table random_table(std::size_t n, std::size_t n_g1, std::size_t n_g2, std::uint64_t seed) {

@@ -55,12 +55,9 @@ table rich_and_poor_table() {
     // both terms on big.
     y[i] = (0.5 + 0.2 * big[i]) * x[i] + 0.3 * big[i] + normal(rng);
   }
-  table t;
-  t.source = "rich_and_poor";
-  t.columns = {test::numeric_column("y", y), test::numeric_column("x", x),
-               test::numeric_column("big", big), test::numeric_column("small", small)};
-  for (std::size_t i = 0; i < n; ++i) t.line_of_row.push_back(i + 2);
-  return t;
+  return test::make_table("rich_and_poor",
+                          {test::numeric_column("y", y), test::numeric_column("x", x),
+                           test::numeric_column("big", big), test::numeric_column("small", small)});
 }
 
 const char* const rich_and_poor_formula = "y ~ x + (1 | big) + (1 | small) + (0 + x | big)";
@@ -134,10 +131,8 @@ TEST(Centering, ManyRowsPerLevelButLevelsThatHardlyDifferStayNonCentered) {
       const double level_effect = effect_sd * (static_cast<double>(i % n_levels) - 3.5) / 2.449;
       y[i] = 1.0 + level_effect + normal(rng);
     }
-    table t;
-    t.source = "levels";
-    t.columns = {test::numeric_column("y", y), test::numeric_column("g", g)};
-    for (std::size_t i = 0; i < n; ++i) t.line_of_row.push_back(i + 2);
+    const table t =
+        test::make_table("levels", {test::numeric_column("y", y), test::numeric_column("g", g)});
 
     std::vector<double> sum(n_levels, 0.0), sum_sq(n_levels, 0.0), count(n_levels, 0.0);
     for (std::size_t i = 0; i < n; ++i) {
@@ -186,11 +181,9 @@ TEST(Centering, AFlatSlopeLeavesAClearInterceptCenteredInItsTerm) {
     g[i] = static_cast<double>(i % 10);
     y[i] = level_intercept[i % 10] + 0.5 * x[i] + normal(rng);
   }
-  table t;
-  t.source = "flat_slope";
-  t.columns = {test::numeric_column("y", y), test::numeric_column("x", x),
-               test::numeric_column("g", g)};
-  for (std::size_t i = 0; i < n; ++i) t.line_of_row.push_back(i + 2);
+  const table t = test::make_table("flat_slope", {test::numeric_column("y", y),
+                                                  test::numeric_column("x", x),
+                                                  test::numeric_column("g", g)});
   const auto joint = test::make_model(t, "y ~ x + (1 + x | g)", family::gaussian);
   const term_parameters& term = joint->terms()[0];
   ASSERT_EQ(term.coefficient_signal_to_noise.size(), 2u);

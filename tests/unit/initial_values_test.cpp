@@ -244,11 +244,9 @@ TEST(InitialValues, OverlappingFactorsAreFittedWithEachOthersEffectsOut) {
     h[i] = static_cast<double>(l);
     y[i] = 1.0 + g_effect[j] + h_effect[l] + normal(rng);
   }
-  table t;
-  t.source = "overlapping";
-  t.columns = {test::numeric_column("y", y), test::numeric_column("g", g),
-               test::numeric_column("h", h)};
-  for (std::size_t i = 0; i < n; ++i) t.line_of_row.push_back(i + 2);
+  const table t = test::make_table("overlapping", {test::numeric_column("y", y),
+                                                   test::numeric_column("g", g),
+                                                   test::numeric_column("h", h)});
   const auto m = test::make_model(t, "y ~ 1 + (1 | g) + (1 | h)", family::gaussian);
   const std::vector<double> out = constrained_guess(*m);
   EXPECT_NEAR(value_of(*m, out, "sd_g__Intercept"), sample_sd_about_zero(g_effect),
