@@ -104,7 +104,7 @@ cmdstan_writer::cmdstan_writer(const std::string& path, const model& m,
     return out.empty() ? std::string("none") : out;
   };
   // The group-level terms sampled in the centered form, with their centered coefficients (all,
-  // or a correlated term's leading ones: term_parameters::n_centered), e.g. "state(Intercept),
+  // or the term's leading ones: term_parameters::n_centered), e.g. "state(Intercept),
   // dem(Intercept)" or "Subject(Intercept + Days)";
   // the population-level coefficients they are centered around (sampled as b + u:
   // term_parameters::mean_of), e.g. "Intercept, b_Days"; the level-constant slopes

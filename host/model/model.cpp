@@ -1324,7 +1324,8 @@ void model::group_effects_forward(const double* q, const global_values& v, doubl
       double level_means[kernels::max_centered_k];
       for (std::size_t j = 0; j < block.n_levels; ++j) {
         if (absorbing) absorbing_level_means(t, j, v, u, level_means);
-        kernels::group_level_forward(k, static_cast<int>(tp.n_centered), v.sd.data() + sd0, v.chol_corr[t].data(),
+        kernels::group_level_forward(k, static_cast<int>(tp.n_centered), v.sd.data() + sd0,
+                                     v.chol_corr[t].data(),
                                      absorbing ? level_means : v.level_means.data() + sd0,
                                      q + tp.z_q_index + j * tp.k, u + block.u_offset + j * tp.k);
       }

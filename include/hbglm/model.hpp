@@ -78,15 +78,15 @@ struct term_parameters {
   /** Whether any coefficient is centered (mean_of, absorption and the Jacobian then apply). */
   bool centered() const { return n_centered > 0; }
   /** Centered terms, per centered coefficient c < n_centered: the population-level coefficient
-   *  (design column) of the same name that q's entries are centered on, or -1. q then holds m + u_t[j][c] (Gelfand,
-   *  Sahu & Carlin's hierarchical centering): where the data fix each level's b + u, the
-   *  coefficient b and the J effects u would otherwise move together along a ridge that no
-   *  diagonal metric follows (b_educ, bulk ESS 6 at 300k rows in session 6); in the centered
-   *  sum the data no longer see b, which its levels' prior alone places. The term's Intercept
-   *  is centered on the model's intercept at zero covariates (model::globals_forward says
-   *  which). A coefficient goes to one term at most: of the terms that have it, the one on the
-   *  factor with the fewest levels (then the most rows_per_level), if that term is centered.
-   *  n_centered entries. */
+   *  (design column) of the same name that q's entries are centered on, or -1. q then holds
+   *  m + u_t[j][c] (Gelfand, Sahu & Carlin's hierarchical centering): where the data fix each
+   *  level's b + u, the coefficient b and the J effects u would otherwise move together along a
+   *  ridge that no diagonal metric follows (b_educ, bulk ESS 6 at 300k rows in session 6); in
+   *  the centered sum the data no longer see b, which its levels' prior alone places. The
+   *  term's Intercept is centered on the model's intercept at zero covariates
+   *  (model::globals_forward says which). A coefficient goes to one term at most: of the terms
+   *  that have it, the one on the factor with the fewest levels (then the most rows_per_level),
+   *  if that term centers it. n_centered entries. */
   std::vector<std::ptrdiff_t> mean_of;
   /** A centered varying intercept alone in its term (k = 1) absorbs the varying slopes on the
    *  same factor whose covariate takes one value x_j in each level (other k = 1 terms, e.g. the
@@ -170,8 +170,8 @@ struct centering {
    *  election model's respondents) the prior dominates and non-centered is right. */
   static constexpr double automatic_threshold = 100.0;
   /** And the levels' spread over the data's noise per level (term_parameters::signal_to_noise)
-   *  from which the automatic choice centers a term's coefficient. At 1 the data and the prior weigh the same
-   *  (I sd² = 1); 2 leans to non-centered, because the estimate from a few dozen levels is
+   *  from which the automatic choice centers a term's coefficient. At 1 the data and the prior
+   *  weigh the same (I sd² = 1); 2 leans to non-centered, because the estimate from a few dozen levels is
    *  rough and the two mistakes differ: a centered term whose sd can come near 0 diverges (a
    *  funnel), a non-centered one only mixes more slowly. */
   static constexpr double automatic_signal_to_noise = 2.0;

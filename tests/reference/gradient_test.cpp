@@ -295,7 +295,8 @@ TEST(Gradient, AbsorbedLevelConstantSlopesMatchFiniteDifferences) {
   }
   EXPECT_EQ(n_models, (family_cases().size() * 4 + 2) * parts.size() + family_cases().size() * 6);
   // Parts 2 (auto only), 4 (b_w2 always, b_w1 in auto) and 5, and the correlated term.
-  EXPECT_EQ(n_with_coefficients, 2 + 2 * (family_cases().size() * 4 + 2) + family_cases().size() * 6);
+  EXPECT_EQ(n_with_coefficients,
+            2 + 2 * (family_cases().size() * 4 + 2) + family_cases().size() * 6);
 }
 
 TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {

@@ -157,7 +157,8 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
           std::fill(g_level_means, g_level_means + tp.k, 0.0);
         }
         lp -= 0.5 * kernels::group_level_backward(
-                        k, static_cast<int>(tp.n_centered), values_.sd.data() + sd0, values_.chol_corr[t].data(),
+                        k, static_cast<int>(tp.n_centered), values_.sd.data() + sd0,
+                        values_.chol_corr[t].data(),
                         absorbing ? level_means : values_.level_means.data() + sd0, q + level,
                         g_u_.data() + block.u_offset + j * tp.k, grad + level,
                         grads_.sd.data() + sd0, g_chol,
