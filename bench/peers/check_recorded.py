@@ -71,6 +71,9 @@ RECORDED = {
     "compare_300000_gaussian_data_init_chain1.txt": [
         "--hbglm", "bench/peers/results/hbglm_300000_gaussian_data_init_chain1.summary.csv",
         "--lme4", "bench/peers/results/lme4_300000_gaussian.csv"],
+    "compare_300000_gaussian_full.txt": [
+        "--hbglm", "bench/peers/results/hbglm_300000_gaussian_full.summary.csv",
+        "--lme4", "bench/peers/results/lme4_300000_gaussian.csv"],
     "compare_300000_gaussian_full_chains12.txt": [
         "--hbglm", "bench/peers/results/hbglm_300000_gaussian_full_chains12.summary.csv",
         "--lme4", "bench/peers/results/lme4_300000_gaussian.csv"],
