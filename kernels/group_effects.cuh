@@ -54,6 +54,23 @@ HBGLM_HOST_DEVICE inline void group_effect_backward(int k, const double* sd, con
  *  (model.cpp refuses a centered term with more coefficients). */
 constexpr int max_centered_k = 16;
 
+/** The level's z (k values) when its first n_centered coefficients are centered: z_C =
+ *  L_CC⁻¹ D_C⁻¹ (q_C - mean_C) by forward substitution, z_N = q_N: what both passes of a level
+ *  with centered coefficients read. */
+HBGLM_HOST_DEVICE inline void level_z(int k, int n_centered, const double* sd,
+                                      const double* chol, const double* mean,
+                                      const double* q_level, double* z) {
+  for (int a = 0; a < k; ++a) {
+    if (a < n_centered) {
+      double s = (q_level[a] - mean[a]) / sd[a];
+      for (int b = 0; b < a; ++b) s -= chol[a * k + b] * z[b];
+      z[a] = s / chol[a * k + a];
+    } else {
+      z[a] = q_level[a];
+    }
+  }
+}
+
 /** u_j from the level's entries in q. The first n_centered coefficients are centered (q holds
  *  mean + u), the rest non-centered (q holds z): u_C = q_C - mean_C, and with z_C = (D_C L_CC)⁻¹
  *  u_C, u_N = D_N (L_NC z_C + L_NN z_N). n_centered is 0 (non-centered, u = D L z), k (centered)
@@ -70,17 +87,11 @@ HBGLM_HOST_DEVICE inline void group_level_forward(int k, int n_centered, const d
   for (int a = 0; a < n_centered; ++a) u[a] = q_level[a] - mean[a];
   if (n_centered == k) return;
   double z[max_centered_k];
-  for (int a = 0; a < k; ++a) {
-    if (a < n_centered) {  // forward substitution: L_CC z_C = u_C / sd_C
-      double s = u[a] / sd[a];
-      for (int b = 0; b < a; ++b) s -= chol[a * k + b] * z[b];
-      z[a] = s / chol[a * k + a];
-    } else {
-      z[a] = q_level[a];
-      double lz = 0.0;
-      for (int b = 0; b <= a; ++b) lz += chol[a * k + b] * z[b];
-      u[a] = sd[a] * lz;
-    }
+  level_z(k, n_centered, sd, chol, mean, q_level, z);
+  for (int a = n_centered; a < k; ++a) {
+    double lz = 0.0;
+    for (int b = 0; b <= a; ++b) lz += chol[a * k + b] * z[b];
+    u[a] = sd[a] * lz;
   }
 }
 
@@ -113,16 +124,8 @@ HBGLM_HOST_DEVICE inline double group_level_backward(int k, int n_centered, cons
   }
   const int m = n_centered;
   double z[max_centered_k], v[max_centered_k];
-  for (int a = 0; a < k; ++a) {  // forward substitution on C: L_CC z_C = w; z_N = q_N
-    if (a < m) {
-      double s = (q_level[a] - mean[a]) / sd[a];
-      for (int b = 0; b < a; ++b) s -= chol[a * k + b] * z[b];
-      z[a] = s / chol[a * k + a];
-    } else {
-      z[a] = q_level[a];
-    }
-    zz += z[a] * z[a];
-  }
+  level_z(k, m, sd, chol, mean, q_level, z);
+  for (int a = 0; a < k; ++a) zz += z[a] * z[a];
   for (int a = m - 1; a >= 0; --a) {  // back substitution: L_CCᵀ v = z_C - L_NCᵀ D_N g_u,N
     double s = z[a];
     for (int c = a + 1; c < m; ++c) s -= chol[c * k + a] * v[c];
