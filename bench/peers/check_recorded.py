@@ -84,6 +84,19 @@ RECORDED = {
         "--hbglm", "bench/results/hbglm_cuda_gaussian_30000_1000_h200.csv",
         "--lme4", "bench/peers/results/lme4_30000_gaussian.csv",
         "--numpyro", "bench/results/numpyro_gaussian_30000_h200.csv"],
+    # Against the values the data were simulated from (`hbglm simulate --truth`, session 11).
+    "compare_30000_gaussian_data_init_truth.txt": [
+        "--hbglm", "bench/peers/results/hbglm_30000_gaussian_data_init.summary.csv",
+        "--lme4", "bench/peers/results/lme4_30000_gaussian.csv",
+        "--truth", "bench/peers/results/truth_30000_gaussian.csv"],
+    "compare_30000_bernoulli_data_init_truth.txt": [
+        "--hbglm", "bench/peers/results/hbglm_30000_bernoulli_data_init.summary.csv",
+        "--lme4", "bench/peers/results/lme4_30000_bernoulli_bobyqa.csv",
+        "--truth", "bench/peers/results/truth_30000_bernoulli.csv"],
+    "compare_300000_gaussian_full_truth.txt": [
+        "--hbglm", "bench/peers/results/hbglm_300000_gaussian_full.summary.csv",
+        "--lme4", "bench/peers/results/lme4_300000_gaussian.csv",
+        "--truth", "bench/peers/results/truth_300000_gaussian.csv"],
 }
 
 

@@ -135,6 +135,13 @@ double draw_response(family f, double eta, double sigma, const word_pair& w) {
   return rng::uniform_open(w.w[0]) < kernels::inv_logit(eta) ? 1.0 : 0.0;
 }
 
+/// Root mean square of effects drawn about their known mean 0.
+double root_mean_square(const std::vector<double>& u) {
+  double s = 0.0;
+  for (double v : u) s += v * v;
+  return u.empty() ? std::nan("") : std::sqrt(s / static_cast<double>(u.size()));
+}
+
 }  // namespace
 
 table simulate_election(const election_options& options, election_effects* effects) {
@@ -324,6 +331,67 @@ table simulate_varying_slope(const varying_slope_options& options, varying_slope
   }
   if (effects != nullptr) *effects = std::move(e);
   return t;
+}
+
+std::vector<true_parameter> election_true_parameters(family response_family,
+                                                     const election_effects& effects) {
+  using truth = election_truth;
+  check_family(response_family, "election_true_parameters");
+  const double none = std::nan("");
+  std::vector<true_parameter> p = {{"b_Intercept", truth::intercept, none},
+                                   {"b_educ", truth::b_educ, none},
+                                   {"b_nonwhite", truth::b_nonwhite, none},
+                                   {"b_inc", truth::b_inc, none},
+                                   {"b_relig", truth::b_relig, none}};
+  for (std::size_t k = 0; k < truth::b_v.size(); ++k) {
+    p.push_back({"b_V" + std::to_string(k + 1), truth::b_v[k], none});
+  }
+  p.push_back({"b_educ:nonwhite", truth::b_educ_nonwhite, none});
+  p.push_back({"b_nonwhite:inc", truth::b_nonwhite_inc, none});
+  p.push_back({"b_nonwhite:relig", truth::b_nonwhite_relig, none});
+  // The group-level terms in the formula's order.
+  struct group_sd {
+    const char* name;
+    double value;
+    const std::vector<double>* drawn;
+  };
+  const group_sd sds[] = {
+      {"sd_state__Intercept", truth::sd_state_intercept, &effects.state_intercept},
+      {"sd_respondent__Intercept", truth::sd_respondent, &effects.respondent},
+      {"sd_dem__Intercept", truth::sd_dem, &effects.dem},
+      {"sd_rep__Intercept", truth::sd_rep, &effects.rep},
+      {"sd_state__age", truth::sd_state_age, &effects.state_age},
+      {"sd_state__educ", truth::sd_state_educ, &effects.state_educ},
+      {"sd_state__inc", truth::sd_state_inc, &effects.state_inc},
+      {"sd_state__relig", truth::sd_state_relig, &effects.state_relig},
+      {"sd_state__potus2016", truth::sd_state_potus2016, &effects.state_potus2016}};
+  for (const group_sd& sd : sds) p.push_back({sd.name, sd.value, root_mean_square(*sd.drawn)});
+  if (response_family == family::gaussian) p.push_back({"sigma", truth::sigma, none});
+  return p;
+}
+
+std::vector<true_parameter> varying_slope_true_parameters(family response_family,
+                                                          const varying_slope_effects& effects) {
+  using truth = varying_slope_truth;
+  check_family(response_family, "varying_slope_true_parameters");
+  const double none = std::nan("");
+  std::vector<double> intercepts, slopes;
+  double cross = 0.0;
+  for (std::size_t g = 0; 2 * g + 1 < effects.u.size(); ++g) {
+    intercepts.push_back(effects.u[2 * g]);
+    slopes.push_back(effects.u[2 * g + 1]);
+    cross += effects.u[2 * g] * effects.u[2 * g + 1];
+  }
+  const double rms_intercept = root_mean_square(intercepts), rms_slope = root_mean_square(slopes);
+  const double realized_cor =
+      cross / (static_cast<double>(intercepts.size()) * rms_intercept * rms_slope);
+  std::vector<true_parameter> p = {{"b_Intercept", truth::intercept, none},
+                                   {"b_x", truth::b_x, none},
+                                   {"sd_g__Intercept", truth::sd_g_intercept, rms_intercept},
+                                   {"sd_g__x", truth::sd_g_x, rms_slope},
+                                   {"cor_g__Intercept__x", truth::cor_g_intercept_x, realized_cor}};
+  if (response_family == family::gaussian) p.push_back({"sigma", truth::sigma, none});
+  return p;
 }
 
 }  // namespace hbglm

@@ -369,10 +369,36 @@ const char* const simulate_usage =
     "  --groups J       varying_slope only: groups (default 40)\n"
     "  --seed N         default 1; the same seed gives the same file\n"
     "  --out FILE       where to write the CSV (required)\n"
+    "  --truth FILE     also write the true parameters under hbglm's names (parameter, value,\n"
+    "                   realized: a group-level sd's or correlation's value among the effects\n"
+    "                   this data set drew), for bench/peers/compare.py --truth\n"
     "The true parameter values are documented in include/hbglm/simulate.hpp.\n";
 
+/// The true parameters as a table (parameter, value, realized; realized NA where not defined),
+/// for write_csv.
+table true_parameter_table(const std::vector<true_parameter>& parameters, std::string source) {
+  table t;
+  t.source = std::move(source);
+  t.columns.resize(3);
+  t.columns[0].name = "parameter";
+  t.columns[1].name = "value";
+  t.columns[2].name = "realized";
+  t.columns[0].is_numeric = false;
+  for (const true_parameter& p : parameters) {
+    t.columns[0].strings.push_back(p.name);
+    t.columns[1].numbers.push_back(p.value);
+    t.columns[2].numbers.push_back(p.realized);
+    t.columns[0].missing.push_back(0);
+    t.columns[1].missing.push_back(0);
+    t.columns[2].missing.push_back(std::isnan(p.realized) ? 1 : 0);
+    t.line_of_row.push_back(t.line_of_row.size() + 2);
+  }
+  return t;
+}
+
 int command_simulate(int argc, char** argv, std::ostream& out) {
-  const args a(argc, argv, 2, {"model", "n", "family", "groups", "seed", "out"}, {"help"});
+  const args a(argc, argv, 2, {"model", "n", "family", "groups", "seed", "out", "truth"},
+               {"help"});
   if (a.has("help")) {
     out << simulate_usage;
     return 0;
@@ -385,14 +411,18 @@ int command_simulate(int argc, char** argv, std::ostream& out) {
     throw option_error("hbglm simulate makes gaussian or bernoulli responses");
   }
   const auto seed = static_cast<std::uint64_t>(a.get_int("seed", 1, 0, 4294967295LL));
+  const std::string truth_path = a.get("truth");
   table t;
   std::string formula_text;
+  std::vector<true_parameter> truth;
   if (model_name == "election") {
     election_options o;
     o.n_obs = static_cast<std::size_t>(a.get_int("n", 30000, 1000, 10000000));
     o.seed = seed;
     o.response_family = fam;
-    t = simulate_election(o);
+    election_effects drawn;
+    t = simulate_election(o, &drawn);
+    truth = election_true_parameters(fam, drawn);
     formula_text = election_formula;
   } else if (model_name == "varying_slope") {
     varying_slope_options o;
@@ -400,7 +430,9 @@ int command_simulate(int argc, char** argv, std::ostream& out) {
     o.n_groups = static_cast<std::size_t>(a.get_int("groups", 40, 2, 100000000));
     o.seed = seed;
     o.response_family = fam;
-    t = simulate_varying_slope(o);
+    varying_slope_effects drawn;
+    t = simulate_varying_slope(o, &drawn);
+    truth = varying_slope_true_parameters(fam, drawn);
     formula_text = varying_slope_formula;
   } else {
     throw option_error("--model must be election or varying_slope, not '" + model_name + "'");
@@ -408,6 +440,10 @@ int command_simulate(int argc, char** argv, std::ostream& out) {
   write_csv(t, path);
   out << "wrote " << t.n_rows() << " rows to " << path << "; fit it with\n  hbglm sample --data "
       << path << " --family " << to_string(fam) << " --formula '" << formula_text << "'\n";
+  if (!truth_path.empty()) {
+    write_csv(true_parameter_table(truth, t.source), truth_path);
+    out << "wrote the " << truth.size() << " true parameters to " << truth_path << "\n";
+  }
   return 0;
 }
 

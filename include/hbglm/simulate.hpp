@@ -24,6 +24,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "hbglm/design.hpp"
@@ -193,5 +194,33 @@ struct varying_slope_effects {
  *          or a family other than gaussian and bernoulli. */
 table simulate_varying_slope(const varying_slope_options& options,
                              varying_slope_effects* effects = nullptr);
+
+/** One parameter of a simulated data set, named as hbglm (and brms) report it when the data are
+ *  fitted with the data set's formula, for recovery checks (`hbglm simulate --truth`,
+ *  bench/peers/compare.py --truth). */
+struct true_parameter {
+  std::string name;  ///< b_Intercept, b_educ:nonwhite, sd_state__Intercept, cor_g__Intercept__x, sigma
+  /// The value the data were simulated from (the constants of election_truth and
+  /// varying_slope_truth).
+  double value = 0.0;
+  /// What this data set drew, for a group-level sd or correlation: the root mean square of the
+  /// term's effects (its sample sd about the known mean 0), or the correlation of the effect
+  /// pairs about 0. With few levels it differs from `value` by sampling (34 states: about 12%
+  /// for an sd), and it is what the likelihood can recover. NaN for the other parameters.
+  double realized = 0.0;
+};
+
+/** The parameters of the election model in the order hbglm reports them: the 48 coefficients
+ *  (election_sizes::n_fixed, R's order), the 9 group-level sds, then sigma for gaussian data.
+ *  @param[in] response_family gaussian or bernoulli (bernoulli has no sigma)
+ *  @param[in] effects what simulate_election drew (the realized sds) */
+std::vector<true_parameter> election_true_parameters(family response_family,
+                                                     const election_effects& effects);
+
+/** The parameters of the varying-slope model: b_Intercept, b_x, sd_g__Intercept, sd_g__x,
+ *  cor_g__Intercept__x, then sigma for gaussian data.
+ *  @param[in] effects what simulate_varying_slope drew (the realized sds and correlation) */
+std::vector<true_parameter> varying_slope_true_parameters(family response_family,
+                                                          const varying_slope_effects& effects);
 
 }  // namespace hbglm

@@ -628,6 +628,10 @@ const std::vector<bad_case> option_cases = {
      {"--model must be election or varying_slope, not 'foo'"}},
     {"simulate_without_out", command::other, {"simulate", "--model", "varying_slope"},
      {"--out FILE.csv is required"}},
+    {"simulate_truth_into_missing_folder", command::other,
+     {"simulate", "--model", "varying_slope", "--out", "{dir}/sim.csv", "--truth",
+      "{dir}/missing/truth.csv"},
+     {"cannot write {dir}/missing/truth.csv: No such file or directory"}},
 };
 // clang-format on
 

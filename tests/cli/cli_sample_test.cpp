@@ -208,6 +208,48 @@ TEST(CliSample, CenteredAndNonCenteredSampleTheSamePosterior) {
   fs::remove_all(dir);
 }
 
+// `hbglm simulate --truth` names the parameters as `hbglm sample` reports them, and a fit of the
+// simulated data recovers them: each posterior mean within 3.5 posterior sds of what the data
+// set drew (a group-level sd's or correlation's realized value, the constant elsewhere).
+TEST(CliSample, SimulatedDataRecoverTheirTrueParameters) {
+  const fs::path dir = fresh_dir("simulate_truth");
+  const std::string data = (dir / "vs.csv").string(), truth = (dir / "truth.csv").string();
+  const auto sim = run("simulate --model varying_slope --n 3000 --groups 60 --seed 3 --out " +
+                       data + " --truth " + truth);
+  ASSERT_EQ(sim.exit_code, 0) << sim.output;
+  EXPECT_NE(sim.output.find("wrote the 6 true parameters to " + truth), std::string::npos)
+      << sim.output;
+  const auto fit = run("sample --data " + data + " --formula 'y ~ x + (1 + x | g)' --chains 2 " +
+                       "--warmup 300 --samples 500 --seed 1 --quiet --output-dir " +
+                       dir.string());
+  ASSERT_EQ(fit.exit_code, 0) << fit.output;
+  const auto summary = summarise_draws(read_chains(
+      {(dir / "hbglm_1.csv").string(), (dir / "hbglm_2.csv").string()}));
+
+  std::ifstream in(truth);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line, "parameter,value,realized");
+  std::vector<std::string> names;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream row(line);
+    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+    ASSERT_EQ(cells.size(), 3u) << line;
+    const std::string name = cells[0].substr(1, cells[0].size() - 2);  // "b_x" -> b_x
+    names.push_back(name);
+    const double target = cells[2] == "NA" ? std::stod(cells[1]) : std::stod(cells[2]);
+    const auto found = std::find_if(summary.begin(), summary.end(),
+                                    [&](const auto& v) { return v.variable == name; });
+    ASSERT_NE(found, summary.end()) << name << " is not in the fit's summary";
+    EXPECT_LT(std::fabs(found->mean - target), 3.5 * found->sd)
+        << name << ": posterior " << found->mean << " +- " << found->sd << ", true " << target;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"b_Intercept", "b_x", "sd_g__Intercept", "sd_g__x",
+                                             "cor_g__Intercept__x", "sigma"}));
+  fs::remove_all(dir);
+}
+
 TEST(CliSample, AStateLevelPredictorIsAbsorbedAndSamplesTheSamePosterior) {
   // MRP's shape: x is a property of the state, a population-level predictor beside a varying
   // intercept on state with 150 rows per level. --centered auto centers (1 | state) and its

@@ -413,4 +413,65 @@ TEST(SimulateVaryingSlope, BernoulliIsZeroOneAndBadOptionsThrow) {
   EXPECT_THROW(hbglm::simulate_varying_slope(o), hbglm::option_error);
 }
 
+// The true parameters carry the names a fit reports (so compare.py --truth can match them), in
+// its order, with the documented values, and each group-level sd's realized value is the root
+// mean square of the effects the data set drew.
+TEST(SimulateElection, TrueParametersAreNamedAsTheFitReportsThem) {
+  using truth = election_truth;
+  for (family f : {family::gaussian, family::bernoulli}) {
+    election_effects e;
+    const table t = election(3000, 5, f, &e);
+    hbglm::problem_spec spec;
+    spec.formula = hbglm::election_formula;
+    spec.family = hbglm::to_string(f);
+    const hbglm::problem p = hbglm::make_problem(t, spec);
+    const std::vector<hbglm::true_parameter> parameters = hbglm::election_true_parameters(f, e);
+    std::vector<std::string> names;
+    for (const auto& q : parameters) names.push_back(q.name);
+    EXPECT_EQ(names, p.model_ptr->output_names(false)) << hbglm::to_string(f);
+
+    ASSERT_EQ(parameters.size(), 57u + (f == family::gaussian ? 1u : 0u));
+    EXPECT_EQ(parameters[0].value, truth::intercept);
+    EXPECT_EQ(parameters[6].value, truth::b_v[1]);  // b_V2
+    EXPECT_EQ(parameters[47].value, truth::b_nonwhite_relig);
+    EXPECT_TRUE(std::isnan(parameters[47].realized));
+    const hbglm::true_parameter& sd_dem = parameters[50];
+    ASSERT_EQ(sd_dem.name, "sd_dem__Intercept");
+    EXPECT_EQ(sd_dem.value, truth::sd_dem);
+    double squares = 0.0;
+    for (double u : e.dem) squares += u * u;
+    EXPECT_DOUBLE_EQ(sd_dem.realized, std::sqrt(squares / static_cast<double>(e.dem.size())));
+    EXPECT_EQ(parameters[56].name, "sd_state__potus2016");
+    EXPECT_EQ(parameters[56].value, truth::sd_state_potus2016);
+  }
+}
+
+TEST(SimulateVaryingSlope, TrueParametersAreNamedAsTheFitReportsThem) {
+  hbglm::varying_slope_options o;
+  o.n_obs = 400;
+  o.n_groups = 30;
+  hbglm::varying_slope_effects e;
+  const table t = hbglm::simulate_varying_slope(o, &e);
+  hbglm::problem_spec spec;
+  spec.formula = hbglm::varying_slope_formula;
+  const hbglm::problem p = hbglm::make_problem(t, spec);
+  const std::vector<hbglm::true_parameter> parameters =
+      hbglm::varying_slope_true_parameters(family::gaussian, e);
+  std::vector<std::string> names;
+  for (const auto& q : parameters) names.push_back(q.name);
+  EXPECT_EQ(names, p.model_ptr->output_names(false));
+  ASSERT_EQ(names.size(), 6u);
+  // The realized correlation, by its definition about the known means 0.
+  double s01 = 0.0, s00 = 0.0, s11 = 0.0;
+  for (std::size_t g = 0; g < 30; ++g) {
+    s01 += e.u[2 * g] * e.u[2 * g + 1];
+    s00 += e.u[2 * g] * e.u[2 * g];
+    s11 += e.u[2 * g + 1] * e.u[2 * g + 1];
+  }
+  EXPECT_EQ(parameters[4].value, hbglm::varying_slope_truth::cor_g_intercept_x);
+  EXPECT_NEAR(parameters[4].realized, s01 / std::sqrt(s00 * s11), 1e-14);
+  EXPECT_NEAR(parameters[3].realized, std::sqrt(s11 / 30.0), 1e-14);
+  EXPECT_EQ(hbglm::varying_slope_true_parameters(family::bernoulli, e).size(), 5u);
+}
+
 }  // namespace
