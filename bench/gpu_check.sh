@@ -29,7 +29,8 @@
 #       hbglm's --centered), the
 #       gradient bench at that n, bench/peers/numpyro_election.py --grad-only, an hbglm CUDA run
 #       (`hbglm sample --backend cuda`, 4 chains, 300 warmup + 300 draws) and the same run in
-#       NumPyro (4 chains vectorized on the GPU, float64); each under its own time limit
+#       NumPyro (4 chains vectorized on the GPU, float64); each under its own time limit; then
+#       each run's estimates against the simulation's true values (compare.py --truth)
 #   (d) a summary table (printed last), with the peers' per-gradient ms, wall s, min bulk ESS,
 #       ESS/s
 # Options after DIR: --quick (tests only, bench at 300k, no peers), --bench-only, --tests-only,
@@ -188,7 +189,7 @@ run_peers() {
   mkdir -p "$work"
   local formula
   formula=$("$cli" simulate --model election --n "$peer_n" --family "$peer_family" --seed 1 \
-    --out "$data" | sed -n "s/.*--formula '\(.*\)'/\1/p")
+    --out "$data" --truth "$work/truth.csv" | sed -n "s/.*--formula '\(.*\)'/\1/p")
   if [[ -z "$formula" ]]; then
     echo "failed: hbglm simulate"
     return
@@ -216,7 +217,21 @@ run_peers() {
 
   [[ " $peer_tools " == *" hbglm "* ]] && peer_hbglm "$work" "$data" "$formula" "$hb_grad"
   [[ " $peer_tools " == *" numpyro "* ]] && peer_numpyro "$data" "$script"
+  peer_against_truth "$work/truth.csv"
   return 0
+}
+
+# Each peer run's estimates against the values the data were simulated from (compare.py --truth:
+# posterior mean within 3 posterior sd; lme4 has no fit at most of these sizes): TRUTH.
+peer_against_truth() {
+  local truth=$1 run
+  for run in "$logs/hbglm_${peer_backend}_${peer_family}_${peer_n}.csv" \
+             "$logs/numpyro_${peer_family}_${peer_n}.csv"; do
+    [[ -s "$run" && -s "$truth" ]] || continue
+    echo "--- $(basename "$run") against the truth (bench/peers/compare.py --truth)"
+    python3 "$here/bench/peers/compare.py" --hbglm "$run" --truth "$truth" |
+      awk '/^(sd_|sigma|b_Intercept)/ || /comparisons pass/'
+  done
 }
 
 # The hbglm run of step (e): WORK DATA FORMULA GRAD_MS.
