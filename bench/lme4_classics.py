@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""hbglm against lme4 on lme4's own classic data sets (tests/lme4/cases.json: sleepstudy, cbpp,
+grouseticks, Penicillin, Pastes, Dyestuff, VerbAgg, InstEval), timed side by side on one machine.
+
+For each case: the lme4 fit (lmer with REML = FALSE for gaussian, glmer Laplace otherwise, as
+the estimates in cases.json were made; the elapsed time of the lmer()/glmer() call alone, by
+Rscript) and the full hbglm posterior (`hbglm sample`, 4 chains of 1000 + 1000, seed 1, the
+case's adapt_delta; the wall time of the whole command, reading the CSV included). Prints one row
+per case: rows, lme4 s, hbglm s, their ratio, hbglm's min bulk ESS over the population-level
+and group-level sds (the parameters lme4 reports), that ESS per second, and divergent
+transitions. The hbglm estimates themselves are judged against lme4's by the tests
+(`ctest -L lme4`).
+
+    python3 bench/lme4_classics.py [--hbglm build/cpu/hbglm] [--no-lme4] [CASE ...]
+
+lme4 needs r-base-core and r-cran-lme4 (bench/peers/setup.sh); --no-lme4 leaves its column out.
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+LME4_FIT = r"""
+suppressPackageStartupMessages(library(lme4))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1])
+family <- args[3]
+f <- as.formula(args[2])
+# brms's `s | trials(n)` is lme4's cbind(s, n - s).
+trials <- regmatches(args[2], regexec("^ *([A-Za-z0-9_.]+) *\\| *trials\\(([A-Za-z0-9_.]+)\\)",
+                                      args[2]))[[1]]
+if (length(trials) == 3) {
+  f <- as.formula(sub("^[^~]*~", sprintf("cbind(%s, %s - %s) ~", trials[2], trials[3],
+                                         trials[2]), args[2]))
+}
+if (family == "bernoulli") d[[all.vars(f)[1]]] <- factor(d[[all.vars(f)[1]]])
+seconds <- system.time(fit <- if (family == "gaussian") lmer(f, data = d, REML = FALSE) else
+  glmer(f, data = d, family = if (family == "poisson") poisson() else binomial()))[["elapsed"]]
+cat(sprintf("seconds %.3f\n", seconds))
+"""
+
+
+def lme4_seconds(case):
+    got = subprocess.run(["Rscript", "-e", LME4_FIT, os.path.join(ROOT, case["data"]),
+                          case["formula"], case["family"]], capture_output=True, text=True)
+    for line in got.stdout.splitlines():
+        if line.startswith("seconds "):
+            return float(line.split()[1])
+    sys.stderr.write(f"{case['name']}: lme4 failed\n{got.stderr}\n")
+    return float("nan")
+
+
+def hbglm_run(binary, case, out_dir):
+    cmd = [binary, "sample", "--data", os.path.join(ROOT, case["data"]), "--formula",
+           case["formula"], "--family", case["family"], "--seed", "1", "--quiet",
+           "--output-dir", out_dir, "--output-prefix", case["name"]]
+    if "adapt_delta" in case:
+        cmd += ["--adapt-delta", str(case["adapt_delta"])]
+    start = time.monotonic()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.monotonic() - start
+    files = [os.path.join(out_dir, f"{case['name']}_{c}.csv") for c in range(1, 5)]
+    summary = subprocess.run([binary, "summary", "--format", "csv", *files], check=True,
+                             capture_output=True, text=True).stdout
+    rows = {r["variable"]: r for r in csv.DictReader(io.StringIO(summary))}
+    min_ess = min(float(rows[p]["ess_bulk"]) for p in case["lme4"])
+    divergent = 0
+    for path in files:
+        column = None
+        for line in open(path):
+            if line.startswith("#") or not line.strip():
+                continue
+            cells = line.rstrip("\n").split(",")
+            if column is None:
+                column = cells.index("divergent__")
+            else:
+                divergent += int(float(cells[column]))
+    return seconds, min_ess, divergent
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hbglm", default=os.path.join(ROOT, "build/cpu/hbglm"))
+    ap.add_argument("--no-lme4", action="store_true")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench/out/lme4_classics"))
+    ap.add_argument("cases", nargs="*")
+    a = ap.parse_args()
+    cases = json.load(open(os.path.join(ROOT, "tests/lme4/cases.json")))["cases"]
+    if a.cases:
+        cases = [c for c in cases if c["name"] in a.cases]
+    os.makedirs(a.out, exist_ok=True)
+    print(f"{'case':<12} {'family':<9} {'rows':>7} {'lme4_s':>8} {'hbglm_s':>8} {'ratio':>7} "
+          f"{'min_ess':>8} {'ess/s':>8} {'div':>5}", flush=True)
+    for case in cases:
+        with open(os.path.join(ROOT, case["data"])) as f:
+            rows = sum(1 for _ in f) - 1
+        lme4 = float("nan") if a.no_lme4 else lme4_seconds(case)
+        seconds, min_ess, divergent = hbglm_run(a.hbglm, case, a.out)
+        print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} {seconds:>8.2f} "
+              f"{seconds / lme4:>7.1f} {min_ess:>8.0f} {min_ess / seconds:>8.1f} {divergent:>5}",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
