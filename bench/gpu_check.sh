@@ -31,10 +31,13 @@
 #       (`hbglm sample --backend cuda`, 4 chains, 300 warmup + 300 draws) and the same run in
 #       NumPyro (4 chains vectorized on the GPU, float64); each under its own time limit; then
 #       each run's estimates against the simulation's true values (compare.py --truth)
+#   (f) with --real-data only: lme4's InstEval (73,421 rows) and VerbAgg (7,584) fitted by the
+#       CUDA and then the CPU backend (bench/lme4_classics.py --no-lme4, 4 × (1000 + 1000); lmer's
+#       times on the 2-core host are in bench/results/lme4_classics_cpu.txt), about 2 minutes
 #   (d) a summary table (printed last), with the peers' per-gradient ms, wall s, min bulk ESS,
 #       ESS/s
 # Options after DIR: --quick (tests only, bench at 300k, no peers), --bench-only, --tests-only,
-# --peers-only, --no-peers, --budget SEC (the whole script's time, default 360 s, so that a failed
+# --peers-only, --real-data (step f alone), --no-peers, --budget SEC (the whole script's time, default 360 s, so that a failed
 # run can be rerun within the 15 device minutes; with the peers 150 s of it are kept for (e), and
 # the bench stops at the sizes that fit).
 # $OUT (at most 8 files come back): info.txt tests.txt bench.txt grad_eval_cuda.csv peers.txt
@@ -92,6 +95,7 @@ while (($# > 0)); do
     --bench-only) mode=bench ;;
     --tests-only) mode=tests ;;
     --peers-only) mode=peers ;;
+    --real-data) mode=real ;;
     --no-peers) peers=0 ;;
     --budget)
       [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "--budget needs seconds" >&2; exit 2; }
@@ -101,7 +105,7 @@ while (($# > 0)); do
   esac
   shift
 done
-[[ "$mode" == quick || "$mode" == tests ]] && peers=0
+[[ "$mode" == quick || "$mode" == tests || "$mode" == real ]] && peers=0
 [[ "$mode" == peers ]] && peers=1
 # Peer run settings (step e); the variables are for trying the script on a small case, for
 # longer runs split over two calls (PEER_WARMUP=1000 PEER_SAMPLES=1000 PEER_TOOLS=hbglm: 116 s on
@@ -310,7 +314,7 @@ device=$(awk '/^backend cuda/ {on = 1; next} /^backend / {on = 0} on && /^  / {s
 cuda_status=$(grep '^backend cuda' "$logs/info.txt" | sed 's/^backend cuda: //')
 
 tests_rc=-1 tests_line="not run"
-if [[ "$mode" != bench && "$mode" != peers ]]; then
+if [[ "$mode" != bench && "$mode" != peers && "$mode" != real ]]; then
   echo
   echo "=== (b) gpu-labelled tests: hbglm_tests_gpu --gtest_brief=1"
   limit=$(clamp 420 "$(left_after $((peer_reserve + 60)))" 60)
@@ -324,7 +328,7 @@ if [[ "$mode" != bench && "$mode" != peers ]]; then
 fi
 
 bench_rc=-1
-if [[ "$mode" != tests && "$mode" != peers ]]; then
+if [[ "$mode" != tests && "$mode" != peers && "$mode" != real ]]; then
   echo
   echo "=== (c) gradient benchmark: hbglm_bench_grad_eval_cuda"
   left=$(left_after "$peer_reserve")
@@ -356,6 +360,17 @@ if ((peers)); then
   echo "=== (e) peers: NumPyro and hbglm CUDA on election data, n = $peer_n $peer_family"
   run_peers 2>&1 | tee "$logs/peers.txt"
   peers_line=$(tail -1 "$logs/peers.txt")
+fi
+
+if [[ "$mode" == real ]]; then
+  echo
+  echo "=== (f) real data: lme4's InstEval and VerbAgg, CUDA then CPU backend"
+  for backend in cuda cpu; do
+    limit=$(clamp 240 "$(left_after 0)" 30)
+    timeout "$limit" python3 "$here/bench/lme4_classics.py" --hbglm "$cli" --backend "$backend" \
+      --no-lme4 --out "${TMPDIR:-/tmp}/gpu_check_real_$backend" InstEval VerbAgg
+    echo "exit $? (limit $limit s)"
+  done 2>&1 | tee "$logs/real_data.txt"
 fi
 
 echo
@@ -395,6 +410,10 @@ if ((peers)); then
     printf '  %s\n' "$peers_line"
   fi
 fi
-[[ "$mode" == peers || "$mode" == bench || "$tests_rc" == 0 ]] &&
-  [[ "$mode" == peers || "$mode" == tests || "$bench_rc" == 0 ]]
+if [[ "$mode" == real ]]; then
+  printf '%-10s\n' "real data"
+  grep -E '^(hbglm backend|case|InstEval|VerbAgg|exit)' "$logs/real_data.txt" | sed 's/^/  /'
+fi
+[[ "$mode" == peers || "$mode" == bench || "$mode" == real || "$tests_rc" == 0 ]] &&
+  [[ "$mode" == peers || "$mode" == tests || "$mode" == real || "$bench_rc" == 0 ]]
 exit $?

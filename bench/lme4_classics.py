@@ -11,7 +11,8 @@ and group-level sds (the parameters lme4 reports), that ESS per second, and dive
 transitions. The hbglm estimates themselves are judged against lme4's by the tests
 (`ctest -L lme4`).
 
-    python3 bench/lme4_classics.py [--hbglm build/cpu/hbglm] [--no-lme4] [CASE ...]
+    python3 bench/lme4_classics.py [--hbglm build/cpu/hbglm] [--backend cpu|cuda] [--no-lme4]
+                                   [CASE ...]
 
 lme4 needs r-base-core and r-cran-lme4 (bench/peers/setup.sh); --no-lme4 leaves its column out.
 """
@@ -57,15 +58,18 @@ def lme4_seconds(case):
     return float("nan")
 
 
-def hbglm_run(binary, case, out_dir):
+def hbglm_run(binary, backend, case, out_dir):
     cmd = [binary, "sample", "--data", os.path.join(ROOT, case["data"]), "--formula",
            case["formula"], "--family", case["family"], "--seed", "1", "--quiet",
-           "--output-dir", out_dir, "--output-prefix", case["name"]]
+           "--backend", backend, "--output-dir", out_dir, "--output-prefix", case["name"]]
     if "adapt_delta" in case:
         cmd += ["--adapt-delta", str(case["adapt_delta"])]
     start = time.monotonic()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    run = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.monotonic() - start
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr.strip().splitlines()[-1] if run.stderr.strip()
+                           else f"exit {run.returncode}")
     files = [os.path.join(out_dir, f"{case['name']}_{c}.csv") for c in range(1, 5)]
     summary = subprocess.run([binary, "summary", "--format", "csv", *files], check=True,
                              capture_output=True, text=True).stdout
@@ -88,6 +92,7 @@ def hbglm_run(binary, case, out_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hbglm", default=os.path.join(ROOT, "build/cpu/hbglm"))
+    ap.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--no-lme4", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/out/lme4_classics"))
     ap.add_argument("cases", nargs="*")
@@ -96,17 +101,25 @@ def main():
     if a.cases:
         cases = [c for c in cases if c["name"] in a.cases]
     os.makedirs(a.out, exist_ok=True)
+    print(f"hbglm backend {a.backend}")
     print(f"{'case':<12} {'family':<9} {'rows':>7} {'lme4_s':>8} {'hbglm_s':>8} {'ratio':>7} "
           f"{'min_ess':>8} {'ess/s':>8} {'div':>5}", flush=True)
+    failed = 0
     for case in cases:
         with open(os.path.join(ROOT, case["data"])) as f:
             rows = sum(1 for _ in f) - 1
         lme4 = float("nan") if a.no_lme4 else lme4_seconds(case)
-        seconds, min_ess, divergent = hbglm_run(a.hbglm, case, a.out)
+        try:
+            seconds, min_ess, divergent = hbglm_run(a.hbglm, a.backend, case, a.out)
+        except RuntimeError as e:
+            print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} hbglm failed: {e}",
+                  flush=True)
+            failed += 1
+            continue
         print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} {seconds:>8.2f} "
               f"{seconds / lme4:>7.1f} {min_ess:>8.0f} {min_ess / seconds:>8.1f} {divergent:>5}",
               flush=True)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
