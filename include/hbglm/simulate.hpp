@@ -199,7 +199,7 @@ table simulate_varying_slope(const varying_slope_options& options,
  *  fitted with the data set's formula, for recovery checks (`hbglm simulate --truth`,
  *  bench/peers/compare.py --truth). */
 struct true_parameter {
-  std::string name;  ///< b_Intercept, b_educ:nonwhite, sd_state__Intercept, cor_g__Intercept__x, sigma
+  std::string name;  ///< b_Intercept, b_educ:nonwhite, sd_state__Intercept, sigma, ...
   /// The value the data were simulated from (the constants of election_truth and
   /// varying_slope_truth).
   double value = 0.0;
