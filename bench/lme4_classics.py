@@ -112,8 +112,8 @@ def main():
         try:
             seconds, min_ess, divergent = hbglm_run(a.hbglm, a.backend, case, a.out)
         except RuntimeError as e:
-            print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} hbglm failed: {e}",
-                  flush=True)
+            print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} "
+                  f"hbglm failed: {e}", flush=True)
             failed += 1
             continue
         print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} {seconds:>8.2f} "
