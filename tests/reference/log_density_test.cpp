@@ -132,17 +132,14 @@ const std::vector<std::string> h = {"p", "q", "p", "q", "q"};
 const std::vector<int> h_code = {0, 1, 0, 1, 1};
 
 table hand_table() {
-  table t;
-  t.source = "hand.csv";
-  t.columns = {test::numeric_column("y", y_gauss),     test::numeric_column("yw", y_wide),
-               test::numeric_column("yb", y_bern),     test::numeric_column("ybin", y_binom),
-               test::numeric_column("n", n_trials),    test::numeric_column("nf", n_failures),
-               test::numeric_column("yp", y_pois),     test::numeric_column("x1", x1),
-               test::numeric_column("x2", x2),         test::numeric_column("s", se),
-               test::numeric_column("o", offs),        test::text_column("g", g),
-               test::text_column("h", h)};
-  for (std::size_t i = 0; i < y_gauss.size(); ++i) t.line_of_row.push_back(i + 2);
-  return t;
+  return test::make_table(
+      "hand.csv", {test::numeric_column("y", y_gauss),  test::numeric_column("yw", y_wide),
+                   test::numeric_column("yb", y_bern),  test::numeric_column("ybin", y_binom),
+                   test::numeric_column("n", n_trials), test::numeric_column("nf", n_failures),
+                   test::numeric_column("yp", y_pois),  test::numeric_column("x1", x1),
+                   test::numeric_column("x2", x2),      test::numeric_column("s", se),
+                   test::numeric_column("o", offs),     test::text_column("g", g),
+                   test::text_column("h", h)});
 }
 
 std::shared_ptr<const model> make(const std::string& formula_text, family fam,

@@ -229,11 +229,9 @@ void check_eight_schools(metric_kind metric, std::uint64_t seed) {
   const std::vector<std::string> school = {"A", "B", "C", "D", "E", "F", "G", "H"};
   const int J = static_cast<int>(y.size());
   const double mu0 = 5, s0 = 10, tau = 8;
-  table t;
-  t.source = "eight_schools";
-  t.columns = {test::numeric_column("y", y), test::numeric_column("sigma", sigma),
-               test::text_column("school", school)};
-  for (int i = 0; i < J; ++i) t.line_of_row.push_back(static_cast<std::size_t>(i) + 2);
+  const table t = test::make_table(
+      "eight_schools", {test::numeric_column("y", y), test::numeric_column("sigma", sigma),
+                        test::text_column("school", school)});
   problem_spec spec;
   spec.formula = "y | se(sigma) ~ 1 + (1 | school)";
   spec.family = "gaussian";
@@ -301,10 +299,7 @@ TEST(ClosedFormPosterior, BernoulliInterceptWithFlatPriorIsBeta) {
   std::vector<double> y(n, 0.0);
   for (int i = 0; i < n; ++i) y[i] = (i * 7) % n < s ? 1.0 : 0.0;  // s ones, spread out
   ASSERT_EQ(std::count(y.begin(), y.end(), 1.0), s);
-  table t;
-  t.source = "bernoulli";
-  t.columns = {test::numeric_column("y", y)};
-  for (int i = 0; i < n; ++i) t.line_of_row.push_back(static_cast<std::size_t>(i) + 2);
+  const table t = test::make_table("bernoulli", {test::numeric_column("y", y)});
   problem_spec spec;
   spec.formula = "y ~ 1";
   spec.family = "bernoulli";
@@ -324,10 +319,8 @@ TEST(ClosedFormPosterior, BinomialInterceptWithFlatPriorIsBeta) {
     total_s += successes[i];
     total_n += trials[i];
   }
-  table t;
-  t.source = "binomial";
-  t.columns = {test::numeric_column("y", successes), test::numeric_column("n", trials)};
-  for (std::size_t i = 0; i < trials.size(); ++i) t.line_of_row.push_back(i + 2);
+  const table t = test::make_table(
+      "binomial", {test::numeric_column("y", successes), test::numeric_column("n", trials)});
   problem_spec spec;
   spec.formula = "y | trials(n) ~ 1";
   spec.family = "binomial";
@@ -344,10 +337,7 @@ TEST(ClosedFormPosterior, PoissonInterceptWithFlatPriorIsGamma) {
   double total = 0;
   for (double v : y) total += v;
   const auto n = static_cast<double>(y.size());
-  table t;
-  t.source = "poisson";
-  t.columns = {test::numeric_column("y", y)};
-  for (std::size_t i = 0; i < y.size(); ++i) t.line_of_row.push_back(i + 2);
+  const table t = test::make_table("poisson", {test::numeric_column("y", y)});
   problem_spec spec;
   spec.formula = "y ~ 1";
   spec.family = "poisson";
@@ -374,11 +364,9 @@ void check_regression(const std::string& what, const std::vector<std::string>& n
                       const std::vector<double>& y, double sigma, const Eigen::Vector2d& units,
                       metric_kind metric, std::uint64_t seed) {
   const int n = static_cast<int>(y.size());
-  table t;
-  t.source = what;
-  t.columns = {test::numeric_column("y", y), test::numeric_column(names[0], x1),
-               test::numeric_column(names[1], x2)};
-  for (int i = 0; i < n; ++i) t.line_of_row.push_back(static_cast<std::size_t>(i) + 2);
+  const table t =
+      test::make_table(what, {test::numeric_column("y", y), test::numeric_column(names[0], x1),
+                              test::numeric_column(names[1], x2)});
   problem_spec spec;
   spec.formula = "y ~ " + names[0] + " + " + names[1];
   spec.family = "gaussian";
@@ -488,11 +476,9 @@ TEST(ClosedFormPosterior, GroupsWithOneObservation) {
       g.emplace_back(label);
     }
   }
-  table t;
-  t.source = "singletons";
-  t.columns = {test::numeric_column("y", y), test::numeric_column("s", se),
-               test::text_column("g", g)};
-  for (std::size_t i = 0; i < y.size(); ++i) t.line_of_row.push_back(i + 2);
+  const table t = test::make_table(
+      "singletons",
+      {test::numeric_column("y", y), test::numeric_column("s", se), test::text_column("g", g)});
   problem_spec spec;
   spec.formula = "y | se(s) ~ 1 + (1 | g)";
   spec.family = "gaussian";

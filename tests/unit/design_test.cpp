@@ -777,11 +777,9 @@ TEST(design_errors, inf_and_nan_in_a_predictor) {
     EXPECT_TRUE(contains(m, "write NA or leave the cell empty"));
   }
   // A table made in memory can hold infinities and NaN that are not flagged missing.
-  table t;
-  t.source = "mem.csv";
-  t.columns = {test::numeric_column("y", {1, 2, 3}),
-               test::numeric_column("x", {0.5, std::numeric_limits<double>::infinity(), 1})};
-  t.line_of_row = {2, 3, 4};
+  const table t = test::make_table(
+      "mem.csv", {test::numeric_column("y", {1, 2, 3}),
+                  test::numeric_column("x", {0.5, std::numeric_limits<double>::infinity(), 1})});
   try {
     build_design(t, parse_formula("y ~ x"), family::gaussian);
     ADD_FAILURE() << "no data_error";
@@ -898,12 +896,9 @@ TEST(design_size, three_hundred_thousand_rows_and_a_hundred_thousand_groups) {
     g[i] = static_cast<double>(i % n_g);  // every level appears 3 times
     h[i] = "h" + std::to_string((i * 7919) % n_h);
   }
-  table t;
-  t.source = "big.csv";
-  t.columns = {test::numeric_column("y", y), test::numeric_column("x", x),
-               test::numeric_column("g", g), test::text_column("h", h)};
-  t.line_of_row.resize(n);
-  for (std::size_t i = 0; i < n; ++i) t.line_of_row[i] = i + 2;
+  const table t =
+      test::make_table("big.csv", {test::numeric_column("y", y), test::numeric_column("x", x),
+                                   test::numeric_column("g", g), test::text_column("h", h)});
 
   const auto start = std::chrono::steady_clock::now();
   const design d = build_design(t, parse_formula("y ~ x + (1 | g) + (1 + x | h)"),

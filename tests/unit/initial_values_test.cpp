@@ -173,10 +173,8 @@ simulated_levels simulate_levels() {
     h[i] = static_cast<double>(i / 2);
     y[i] = 1.0 + s.intercepts[j] + (0.7 + s.slopes[j]) * x[i] + h_effect[i / 2] + normal(rng);
   }
-  s.data.source = "levels";
-  s.data.columns = {test::numeric_column("y", y), test::numeric_column("x", x),
-                    test::numeric_column("g", g), test::numeric_column("h", h)};
-  for (std::size_t i = 0; i < n; ++i) s.data.line_of_row.push_back(i + 2);
+  s.data = test::make_table("levels", {test::numeric_column("y", y), test::numeric_column("x", x),
+                                       test::numeric_column("g", g), test::numeric_column("h", h)});
   return s;
 }
 
