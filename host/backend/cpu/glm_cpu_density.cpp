@@ -147,6 +147,28 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
       const int k = static_cast<int>(tp.k);
       const std::size_t sd0 = tp.first_sd - d.n_coefs();
       grads_.chol_corr[t].assign(tp.k * tp.k, 0.0);
+      if (k == 1 && tp.n_centered == 0 && !absorbing) {
+        // The common non-centered (1 | g): group_level_backward at k = 1 (its expressions in its
+        // order, so the same bits) in a loop without the per-level call (model::
+        // group_effects_forward has the forward half).
+        const double sd = values_.sd[sd0], l = values_.chol_corr[t][0];
+        const double* z = q + tp.z_q_index;
+        const double* g_u = g_u_.data() + block.u_offset;
+        double* g_z = grad + tp.z_q_index;
+        double& g_sd = grads_.sd[sd0];
+        for (std::size_t j = 0; j < block.n_levels; ++j) {
+          const double w = sd * g_u[j];
+          double lz = 0.0, g = 0.0;
+          lz += l * z[j];
+          g += l * w;
+          g_sd += g_u[j] * lz;
+          double zz = 0.0;
+          zz += z[j] * z[j];
+          g_z[j] = g - z[j];
+          lp -= 0.5 * zz;
+        }
+        continue;
+      }
       double* g_chol = tp.correlated ? grads_.chol_corr[t].data() : nullptr;
       // An absorbing term's level means and their gradient, level by level.
       double level_means[kernels::max_centered_k], g_level_means[kernels::max_centered_k];
