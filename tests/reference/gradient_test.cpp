@@ -134,6 +134,23 @@ TEST(Gradient, MatchesFiniteDifferencesForEveryFamilyTermAndPrior) {
   RecordProperty("components", static_cast<int>(n_checked));
 }
 
+// Rows of Z longer than the observation pass's compile-time lengths (1 to 10 entries) take its
+// run-time loop: 5 + 5 + 1 = 11 entries per row here, non-centered and centered.
+TEST(Gradient, RowsOfZLongerThanTheFixedLengthsMatchFiniteDifferences) {
+  const table data = test::random_table(40, 5, 4, 7);
+  const std::string random = "(1 + x1 + x2 + f || g1) + (1 + x1 + x2 + f | g2) + (1 | g1:g2)";
+  std::uint64_t seed = 900;
+  for (const auto& fc : family_cases()) {
+    for (const std::string centered : {"none", "all"}) {
+      const std::string formula = fc.response + " ~ x1 + " + random;
+      const auto m = test::make_model(data, formula, fc.fam, {}, centered);
+      ASSERT_EQ(m->data().Z.n_nonzeros(), 11u * m->data().n_obs) << formula;
+      check_gradient(m, seed++, to_string(fc.fam) + ": " + formula + ", centered " + centered);
+      if (HasFailure()) return;
+    }
+  }
+}
+
 TEST(Gradient, CenteredTermsMatchFiniteDifferences) {
   // Every term kind in the centered form (q holds b + u where the population level has the
   // coefficient, u otherwise), with the default priors and with prior sets that exercise sd

@@ -21,21 +21,28 @@ kernels::glm_family_id family_id(family f) {
   return kernels::glm_family_id::gaussian_identity;
 }
 
-/// The pass over observations, instantiated per family so the family switch is outside the loop.
+/// The pass over observations, instantiated per family so the family switch is outside the loop,
+/// and per row length: Z's rows all hold K entries (one per coefficient of each group-level
+/// term) and for K up to max_fixed_row_length the inner loops have a compile-time trip count
+/// (unrolled, without per-row loop control: 1.14× the gradients per second on InstEval's K = 3
+/// rows, 1.0-1.04× on the election model's K = 9); kRowLength 0 reads each row's length from
+/// row_ptr. The sums run in the same order either way (the same bits).
 /// eta_r holds Xβ on entry. For each row i it completes η_i with (Zu)_i and the offset, evaluates
 /// the family, overwrites η_i with r_i = d log p / d η_i (η_i is not read again), and scatters r_i
 /// along row i of Z into g_u, which must be zero: ∇u = Zᵀr. Each sum of g_u then runs over the
 /// observations in order, the order a gather along the rows of transpose(Z) would take, so no
 /// copy of Zᵀ is needed. Returns Σ log p and Σ sq_residual.
-template <kernels::glm_family_id F>
+template <kernels::glm_family_id F, int kRowLength>
 void observation_pass(const design& d, double sigma, const double* u, double* eta_r, double* g_u,
                       double* log_lik, double* sq_residual) {
   double lp = 0.0, sq = 0.0;
   const bool has_se = !d.se.empty();
   const csr_matrix& z = d.Z;
   for (std::size_t i = 0; i < d.n_obs; ++i) {
-    const auto row_begin = static_cast<std::size_t>(z.row_ptr[i]);
-    const auto row_end = static_cast<std::size_t>(z.row_ptr[i + 1]);
+    const auto row_begin = kRowLength > 0 ? i * static_cast<std::size_t>(kRowLength)
+                                          : static_cast<std::size_t>(z.row_ptr[i]);
+    const auto row_end = kRowLength > 0 ? row_begin + static_cast<std::size_t>(kRowLength)
+                                        : static_cast<std::size_t>(z.row_ptr[i + 1]);
     double zu = 0.0;
     for (std::size_t e = row_begin; e < row_end; ++e) {
       zu += z.values[e] * u[static_cast<std::size_t>(z.col_idx[e])];
@@ -56,6 +63,36 @@ void observation_pass(const design& d, double sigma, const double* u, double* et
   *sq_residual = sq;
 }
 
+/// Rows of Z with a compile-time length: 1 to this many entries (the election model has 9).
+constexpr int max_fixed_row_length = 10;
+
+/// Every row's length when all of Z's rows have the same one (then row_ptr[i] = i K), else 0.
+std::size_t uniform_row_length(const csr_matrix& z, std::size_t n_rows) {
+  if (n_rows == 0) return 0;
+  const auto k = static_cast<std::size_t>(z.row_ptr[1] - z.row_ptr[0]);
+  for (std::size_t i = 0; i <= n_rows; ++i) {
+    if (static_cast<std::size_t>(z.row_ptr[i]) != i * k) return 0;
+  }
+  return k;
+}
+
+/// observation_pass for family F with the row length given at run time (0: per row).
+template <kernels::glm_family_id F, int kLength = max_fixed_row_length>
+void observation_pass_of_length(std::size_t row_length, const design& d, double sigma,
+                                const double* u, double* eta_r, double* g_u, double* log_lik,
+                                double* sq_residual) {
+  if constexpr (kLength == 0) {
+    observation_pass<F, 0>(d, sigma, u, eta_r, g_u, log_lik, sq_residual);
+  } else {
+    if (row_length == static_cast<std::size_t>(kLength)) {
+      observation_pass<F, kLength>(d, sigma, u, eta_r, g_u, log_lik, sq_residual);
+    } else {
+      observation_pass_of_length<F, kLength - 1>(row_length, d, sigma, u, eta_r, g_u, log_lik,
+                                                 sq_residual);
+    }
+  }
+}
+
 }  // namespace
 
 glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m) : model_(std::move(m)) {
@@ -63,6 +100,7 @@ glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m) : model_(std::m
   eta_r_.resize(d.n_obs);
   u_.resize(d.n_u);
   g_u_.resize(d.n_u);
+  row_length_ = uniform_row_length(d.Z, d.n_obs);
 }
 
 double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
@@ -99,20 +137,24 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   double log_lik = 0.0, sq_residual = 0.0;
   switch (family_id(d.family)) {
     case kernels::glm_family_id::gaussian_identity:
-      observation_pass<kernels::glm_family_id::gaussian_identity>(
-          d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik, &sq_residual);
+      observation_pass_of_length<kernels::glm_family_id::gaussian_identity>(
+          row_length_, d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik,
+          &sq_residual);
       break;
     case kernels::glm_family_id::bernoulli_logit:
-      observation_pass<kernels::glm_family_id::bernoulli_logit>(
-          d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik, &sq_residual);
+      observation_pass_of_length<kernels::glm_family_id::bernoulli_logit>(
+          row_length_, d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik,
+          &sq_residual);
       break;
     case kernels::glm_family_id::binomial_logit:
-      observation_pass<kernels::glm_family_id::binomial_logit>(
-          d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik, &sq_residual);
+      observation_pass_of_length<kernels::glm_family_id::binomial_logit>(
+          row_length_, d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik,
+          &sq_residual);
       break;
     case kernels::glm_family_id::poisson_log:
-      observation_pass<kernels::glm_family_id::poisson_log>(
-          d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik, &sq_residual);
+      observation_pass_of_length<kernels::glm_family_id::poisson_log>(
+          row_length_, d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(), &log_lik,
+          &sq_residual);
       break;
   }
   lp += log_lik;

@@ -24,6 +24,9 @@ class glm_cpu_density final : public log_density_function {
   /// η, overwritten by r = d log p / d η in the observation pass (one vector of n, not two).
   mutable std::vector<double> eta_r_;
   mutable std::vector<double> u_, g_u_;
+  /// The length of every row of Z when they are all alike (the usual case: one entry per
+  /// coefficient of each group-level term), else 0 (observation_pass).
+  std::size_t row_length_ = 0;
   mutable global_values values_;
   mutable global_gradients grads_;
 };
