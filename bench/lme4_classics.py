@@ -17,9 +17,6 @@ transitions. The hbglm estimates themselves are judged against lme4's by the tes
 lme4 needs r-base-core and r-cran-lme4 (bench/peers/setup.sh); --no-lme4 leaves its column out.
 """
 import argparse
-import csv
-import io
-import json
 import os
 import subprocess
 import sys
@@ -27,6 +24,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lme4"))
+import check_fit  # noqa: E402  (the cases, the sample command and the summaries: tests/lme4)
 
 LME4_FIT = r"""
 suppressPackageStartupMessages(library(lme4))
@@ -59,34 +58,18 @@ def lme4_seconds(case):
 
 
 def hbglm_run(binary, backend, case, out_dir):
-    cmd = [binary, "sample", "--data", os.path.join(ROOT, case["data"]), "--formula",
-           case["formula"], "--family", case["family"], "--seed", "1", "--quiet",
-           "--backend", backend, "--output-dir", out_dir, "--output-prefix", case["name"]]
-    if "adapt_delta" in case:
-        cmd += ["--adapt-delta", str(case["adapt_delta"])]
+    """Wall time, min bulk ESS over the parameters lme4 reports, divergent transitions."""
     start = time.monotonic()
-    run = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run = subprocess.run(check_fit.sample_command(binary, case, out_dir, backend),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.monotonic() - start
     if run.returncode != 0:
         raise RuntimeError(run.stderr.strip().splitlines()[-1] if run.stderr.strip()
                            else f"exit {run.returncode}")
-    files = [os.path.join(out_dir, f"{case['name']}_{c}.csv") for c in range(1, 5)]
-    summary = subprocess.run([binary, "summary", "--format", "csv", *files], check=True,
-                             capture_output=True, text=True).stdout
-    rows = {r["variable"]: r for r in csv.DictReader(io.StringIO(summary))}
+    files = check_fit.chain_files(case, out_dir)
+    rows = check_fit.posterior_summary(binary, files)
     min_ess = min(float(rows[p]["ess_bulk"]) for p in case["lme4"])
-    divergent = 0
-    for path in files:
-        column = None
-        for line in open(path):
-            if line.startswith("#") or not line.strip():
-                continue
-            cells = line.rstrip("\n").split(",")
-            if column is None:
-                column = cells.index("divergent__")
-            else:
-                divergent += int(float(cells[column]))
-    return seconds, min_ess, divergent
+    return seconds, min_ess, check_fit.divergent(files)
 
 
 def main():
@@ -97,7 +80,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/out/lme4_classics"))
     ap.add_argument("cases", nargs="*")
     a = ap.parse_args()
-    cases = json.load(open(os.path.join(ROOT, "tests/lme4/cases.json")))["cases"]
+    cases = list(check_fit.load_cases().values())
     if a.cases:
         cases = [c for c in cases if c["name"] in a.cases]
     os.makedirs(a.out, exist_ok=True)

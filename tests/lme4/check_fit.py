@@ -47,23 +47,42 @@ def divergent(files):
     return count
 
 
-def main():
-    hbglm, name, out_dir = sys.argv[1:4]
-    cases = {c["name"]: c for c in json.load(open(os.path.join(HERE, "cases.json")))["cases"]}
-    case = cases[name]
-    os.makedirs(out_dir, exist_ok=True)
+def load_cases():
+    """The cases of cases.json by name."""
+    return {c["name"]: c for c in json.load(open(os.path.join(HERE, "cases.json")))["cases"]}
+
+
+def sample_command(hbglm, case, out_dir, backend="cpu"):
+    """`hbglm sample` for a case: 4 chains of 1000 + 1000, seed 1, files <out_dir>/<name>_<c>.csv."""
     cmd = [hbglm, "sample", "--data", os.path.join(ROOT, case["data"]), "--formula",
            case["formula"], "--family", case["family"], "--seed", "1", "--quiet",
-           "--output-dir", out_dir, "--output-prefix", name]
+           "--backend", backend, "--output-dir", out_dir, "--output-prefix", case["name"]]
     if "adapt_delta" in case:
         cmd += ["--adapt-delta", str(case["adapt_delta"])]
+    return cmd
+
+
+def chain_files(case, out_dir):
+    return [os.path.join(out_dir, f"{case['name']}_{c}.csv") for c in range(1, 5)]
+
+
+def posterior_summary(hbglm, files):
+    """`hbglm summary --format csv` of the files, by variable."""
+    summary = subprocess.run([hbglm, "summary", "--format", "csv", *files], check=True,
+                             capture_output=True, text=True).stdout
+    return {r["variable"]: r for r in csv.DictReader(io.StringIO(summary))}
+
+
+def main():
+    hbglm, name, out_dir = sys.argv[1:4]
+    case = load_cases()[name]
+    os.makedirs(out_dir, exist_ok=True)
+    cmd = sample_command(hbglm, case, out_dir)
     print(" ".join(f"'{c}'" if " " in c else c for c in cmd), flush=True)
     if subprocess.run(cmd).returncode != 0:
         return 2
-    files = [os.path.join(out_dir, f"{name}_{c}.csv") for c in range(1, 5)]
-    summary = subprocess.run([hbglm, "summary", "--format", "csv", *files], check=True,
-                             capture_output=True, text=True).stdout
-    posterior = {r["variable"]: r for r in csv.DictReader(io.StringIO(summary))}
+    files = chain_files(case, out_dir)
+    posterior = posterior_summary(hbglm, files)
 
     failures = 0
     print(f"{'parameter':<26} {'lme4':>10} {'mean':>10} {'sd':>9} {'q5':>10} {'q95':>10} "
