@@ -97,6 +97,10 @@ RECORDED = {
         "--hbglm", "bench/peers/results/hbglm_300000_gaussian_full.summary.csv",
         "--lme4", "bench/peers/results/lme4_300000_gaussian.csv",
         "--truth", "bench/peers/results/truth_300000_gaussian.csv"],
+    # Chains 1 and 2 of the 300k bernoulli 4 × (1000 + 1000) run (session 11); lme4 has no fit.
+    "compare_300000_bernoulli_chains12_truth.txt": [
+        "--hbglm", "bench/peers/results/hbglm_300000_bernoulli_chains12.summary.csv",
+        "--truth", "bench/peers/results/truth_300000_bernoulli.csv"],
 }
 
 
