@@ -192,7 +192,9 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
       if (k == 1 && tp.n_centered == 0 && !absorbing) {
         // The common non-centered (1 | g): group_level_backward at k = 1 (its expressions in its
         // order, so the same bits) in a loop without the per-level call (model::
-        // group_effects_forward has the forward half).
+        // group_effects_forward has the forward half). Here rather than as a k = 1 branch inside
+        // the shared kernel functions: that branch, tried, gave grouseticks 183,000 gradients
+        // per second against 251,000 for this loop and 125,000 for neither (session 11).
         const double sd = values_.sd[sd0], l = values_.chol_corr[t][0];
         const double* z = q + tp.z_q_index;
         const double* g_u = g_u_.data() + block.u_offset;
