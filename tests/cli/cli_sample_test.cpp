@@ -212,7 +212,8 @@ TEST(CliSample, CenteredAndNonCenteredSampleTheSamePosterior) {
 // simulated data recovers them: each posterior mean within 3.5 posterior sds of what the data
 // set drew (a group-level sd's or correlation's realized value, the constant elsewhere). For a
 // calibrated posterior |z| > 3.5 has probability 4.7e-4 per parameter, 0.3% for the six (the
-// seed is fixed: a build passes or fails every time); giving sd_g__Intercept the slope's realized sd fails it.
+// seed is fixed: a build passes or fails every time); giving sd_g__Intercept the slope's
+// realized sd fails it.
 TEST(CliSample, SimulatedDataRecoverTheirTrueParameters) {
   const fs::path dir = fresh_dir("simulate_truth");
   const std::string data = (dir / "vs.csv").string(), truth = (dir / "truth.csv").string();
