@@ -42,8 +42,9 @@
 # the bench stops at the sizes that fit).
 # $OUT (at most 8 files come back): info.txt tests.txt bench.txt grad_eval_cuda.csv peers.txt
 # numpyro_grad.csv numpyro_FAMILY_N.csv hbglm_cuda_FAMILY_N.csv; the last three are
-# bench/results/ formats (bench/plot.py). Scratch (the data, chain files) goes to
-# ${TMPDIR:-/tmp}/gpu_check_work.
+# bench/results/ formats (bench/plot.py); --real-data writes real_data.txt and
+# lme4_classics_{cuda,cpu}.csv (bench/results/ format too). Scratch (the data, chain files)
+# goes to ${TMPDIR:-/tmp}/gpu_check_work.
 # Exit status: 0 when the tests passed and the bench ran, 1 otherwise (the peers do not count).
 set -uo pipefail
 
@@ -368,7 +369,8 @@ if [[ "$mode" == real ]]; then
   for backend in cuda cpu; do
     limit=$(clamp 240 "$(left_after 0)" 30)
     timeout "$limit" python3 "$here/bench/lme4_classics.py" --hbglm "$cli" --backend "$backend" \
-      --no-lme4 --out "${TMPDIR:-/tmp}/gpu_check_real_$backend" InstEval VerbAgg
+      --no-lme4 --out "${TMPDIR:-/tmp}/gpu_check_real_$backend" \
+      --csv "$logs/lme4_classics_$backend.csv" InstEval VerbAgg
     echo "exit $? (limit $limit s)"
   done 2>&1 | tee "$logs/real_data.txt"
 fi

@@ -12,11 +12,16 @@ transitions. The hbglm estimates themselves are judged against lme4's by the tes
 (`ctest -L lme4`).
 
     python3 bench/lme4_classics.py [--hbglm build/cpu/hbglm] [--backend cpu|cuda] [--no-lme4]
-                                   [CASE ...]
+                                   [--csv FILE] [CASE ...]
+
+--csv also writes the rows as CSV (case, family, rows, backend, lme4_s, hbglm_s, min_ess,
+divergent), the input of bench/plot.py's lme4_classics.png.
 
 lme4 needs r-base-core and r-cran-lme4 (bench/peers/setup.sh); --no-lme4 leaves its column out.
 """
 import argparse
+import csv
+import math
 import os
 import subprocess
 import sys
@@ -78,6 +83,7 @@ def main():
     ap.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--no-lme4", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/out/lme4_classics"))
+    ap.add_argument("--csv", help="also write the table as CSV (bench/plot.py reads it)")
     ap.add_argument("cases", nargs="*")
     a = ap.parse_args()
     cases = list(check_fit.load_cases().values())
@@ -88,6 +94,7 @@ def main():
     print(f"{'case':<12} {'family':<9} {'rows':>7} {'lme4_s':>8} {'hbglm_s':>8} {'ratio':>7} "
           f"{'min_ess':>8} {'ess/s':>8} {'div':>5}", flush=True)
     failed = 0
+    table = []
     for case in cases:
         with open(os.path.join(ROOT, case["data"])) as f:
             rows = sum(1 for _ in f) - 1
@@ -102,6 +109,15 @@ def main():
         print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} {seconds:>8.2f} "
               f"{seconds / lme4:>7.1f} {min_ess:>8.0f} {min_ess / seconds:>8.1f} {divergent:>5}",
               flush=True)
+        table.append([case["name"], case["family"], rows, a.backend,
+                      "NA" if math.isnan(lme4) else f"{lme4:.3f}", f"{seconds:.3f}",
+                      f"{min_ess:.1f}", divergent])
+    if a.csv:
+        with open(a.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["case", "family", "rows", "backend", "lme4_s", "hbglm_s", "min_ess",
+                        "divergent"])
+            w.writerows(table)
     return 1 if failed else 0
 
 

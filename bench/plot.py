@@ -17,6 +17,9 @@
                  tool,family,n,parameter,...,ess_bulk,...,seconds (numpyro_election.py --out,
                  the rstanarm script, `plot.py convert-hbglm`) and lme4's
                  tool,family,n,parameter,estimate,std_error,seconds.
+  lme4_classics.png  (d) lme4's own data sets: the full hbglm posterior's wall time beside
+                 lme4's fit, per case and backend. Input: bench/lme4_classics.py --csv
+                 (case, family, rows, backend, lme4_s, hbglm_s, min_ess, divergent).
 
 Files are recognised by their header, wherever they are under DIR; a plot whose inputs are
 missing is skipped with a message. Each PNG has a footer naming its source files.
@@ -81,6 +84,8 @@ def classify(results):
                 kind = "point"
             elif {"run", "chains_at_once", "peak_MB", "floor_MB"} <= h:
                 kind = "memory_run"
+            elif {"case", "backend", "lme4_s", "hbglm_s"} <= h:
+                kind = "classics"
             else:
                 print(f"plot.py: {path}: header not recognised, ignored")
                 continue
@@ -339,6 +344,61 @@ def plot_sampling(found, results, out, plt):
     return save_figure(fig, paths, results, out, "sampling.png", plt)
 
 
+def plot_classics(found, results, out, plt):
+    """(d): one group of bars per case (fewest rows at the top), lme4 grey, hbglm per file."""
+    files = found.get("classics", [])
+    if not files:
+        print("plot.py: (d) lme4 classics: no bench/lme4_classics.py --csv file under "
+              + results + ", skipped")
+        return None
+    cases = {}   # name -> rows
+    series = []  # (label, {case: seconds}, {case: note}, is_lme4)
+    several = len(files) > 1
+    for path, rows in files:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        suffix = f" ({stem})" if several else ""
+        lme4 = {r["case"]: num(r["lme4_s"]) for r in rows if num(r["lme4_s"]) > 0}
+        if lme4:
+            series.append(("lme4" + suffix, lme4, {}, True))
+        backends = sorted({r["backend"] for r in rows})
+        for backend in backends:
+            mine = [r for r in rows if r["backend"] == backend]
+            seconds = {r["case"]: num(r["hbglm_s"]) for r in mine}
+            notes = {}
+            for r in mine:
+                ratio = (f"{num(r['hbglm_s']) / lme4[r['case']]:.1f}× lme4, "
+                         if r["case"] in lme4 else "")
+                notes[r["case"]] = f"{ratio}ESS {num(r['min_ess']):.0f}, {r['divergent']} div"
+            series.append((f"hbglm {backend}" + suffix, seconds, notes, False))
+        for r in rows:
+            cases[r["case"]] = int(num(r["rows"]))
+    order = sorted(cases, key=lambda c: (cases[c], c), reverse=True)
+    fig, ax = plt.subplots(figsize=(11, 1.0 + 0.32 * len(order) * len(series)))
+    height = 0.8 / len(series)
+    colors = tool_colors([label for label, _, _, lme4 in series if not lme4])
+    for k, (label, seconds, notes, is_lme4) in enumerate(series):
+        ys = [i + (k - (len(series) - 1) / 2) * height for i in range(len(order))]
+        values = [seconds.get(c, math.nan) for c in order]
+        ax.barh(ys, values, height=height, label=label,
+                color="0.6" if is_lme4 else colors[label])
+        for y, c, v in zip(ys, order, values):
+            if v == v:
+                text = f" {v:.2f} s" + (f"  ({notes[c]})" if c in notes else "")
+                ax.text(v, y, text, va="center", fontsize=7)
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels([f"{c}\n{cases[c]:,} rows" for c in order], fontsize=8)
+    ax.set_xscale("log")
+    good = [v for _, sec, _, _ in series for v in sec.values() if v == v and v > 0]
+    ax.set_xlim(min(good) / 2, max(good) * 20)
+    plain_log_ticks((ax, "x"))
+    ax.set_xlabel("wall seconds (hbglm: 4 chains × (1000 + 1000), the whole command; "
+                  "lme4: the lmer/glmer call)")
+    ax.set_title("(d) lme4's data sets: the full posterior beside lme4's fit "
+                 "(ESS: min bulk over the parameters lme4 reports)")
+    ax.legend(fontsize=8, loc="lower right")
+    return save_figure(fig, sorted(p for p, _ in files), results, out, "lme4_classics.png", plt)
+
+
 def convert_hbglm(argv):
     ap = argparse.ArgumentParser(prog="plot.py convert-hbglm")
     ap.add_argument("--summary", required=True, help="hbglm summary --format csv output")
@@ -392,7 +452,8 @@ def main():
     os.makedirs(a.plots, exist_ok=True)
     made = [p for p in (plot_grad(found, a.results, a.plots, plt),
                         plot_memory(found, a.results, a.plots, plt),
-                        plot_sampling(found, a.results, a.plots, plt)) if p]
+                        plot_sampling(found, a.results, a.plots, plt),
+                        plot_classics(found, a.results, a.plots, plt)) if p]
     for p in made:
         print("wrote " + p)
 
