@@ -330,89 +330,44 @@ TEST(CudaBackend, LogDensityAndGradientMatchCpuWithPriorsAndCorrelations) {
 
 TEST(CudaBackend, LogDensityAndGradientMatchCpuWithCenteredTerms) {
   HBGLM_SKIP_WITHOUT_CUDA_DEVICE();
-  // Every term kind centered (`--centered all`), and centered beside non-centered on one factor
-  // each: the centered branch of kernels/group_effects.cuh on the device, with its levels
-  // centered on the population-level coefficients that the formula also has (x1; alternately
-  // x2 and f's columns too), the device's level means and their gradient; and each factor's terms
-  // centered through their Intercept alone (term_parameters::n_centered 1 of k: a correlated
-  // term's slopes non-centered, u_N from z_C = (D_C L_CC)⁻¹u_C).
-  const table data = test::random_table(1017, 37, 101, 29);
+  // test::centered_term_cases: every term kind centered (`--centered all`), and centered beside
+  // non-centered on one factor each: the centered branch of kernels/group_effects.cuh on the
+  // device, with its levels centered on the population-level coefficients that the formula also
+  // has, the device's level means and their gradient; and each factor's terms centered through
+  // their Intercept alone (term_parameters::n_centered 1 of k: a correlated term's slopes
+  // non-centered, u_N from z_C = (D_C L_CC)⁻¹u_C).
+  const table data = test::centered_term_table();
   std::uint64_t seed = 1700;
-  std::size_t n_models = 0;
-  for (const auto& fc : family_cases()) {
-    for (std::size_t r = 0; r < random_parts.size(); ++r) {
-      const std::string fixed = r % 2 == 0 ? "x1" : "x1 + x2 + f";
-      const std::string formula = fc.response + " ~ " + fixed + " + " + random_parts[r];
-      for (const std::string centered : {"all", "g2", "g1:Intercept", "g2:Intercept"}) {
-        const std::string group = centered.substr(0, 2);
-        if (centered != "all" && formula.find("| " + group + ")") == std::string::npos) continue;
-        const bool through_intercept = centered.find(':') != std::string::npos;
-        if (through_intercept && random_parts[r].rfind("(0 + ", 0) == 0) continue;  // none
-        const auto m = test::make_model(data, formula, fc.fam, {}, centered);
-        auto b = make_backends(m);
-        const auto q = random_uniform(m->dim(), seed++, -1.2, 1.2);
-        if (!compare_at(*m, b, q, to_string(fc.fam) + ", centered " + centered + ": " + formula)) {
-          return;
-        }
-        ++n_models;
-      }
+  for (const test::model_case& c : test::centered_term_cases()) {
+    const auto m = test::make_model(data, c.formula, c.fam, {}, c.centered);
+    auto b = make_backends(m);
+    const auto q = random_uniform(m->dim(), seed++, -1.2, 1.2);
+    if (!compare_at(*m, b, q, to_string(c.fam) + ", centered " + c.centered + ": " + c.formula)) {
+      return;
     }
   }
-  EXPECT_GE(n_models, family_cases().size() * random_parts.size());
 }
 
 TEST(CudaBackend, LogDensityAndGradientMatchCpuWithAbsorbedSlopes) {
   HBGLM_SKIP_WITHOUT_CUDA_DEVICE();
-  // w1 and w2 take one value per level of g1, so a centered (1 | g1) absorbs their slopes
-  // (term_parameters::absorbed): the device's second forward and first backward launch, the
-  // level means read from the slopes' u and the slopes' g_u written from the mean's gradient.
-  // "g1" and "all" center the slopes too; "g2" leaves g1 non-centered (nothing absorbed) beside
-  // it; the automatic choice, on a gaussian response whose 17 g1 levels differ (178 rows each),
-  // centers the intercept and leaves the slopes non-centered.
-  table data = test::random_table(3035, 17, 101, 31);
-  const std::vector<double>& g1 = data.find("g1")->numbers;
-  const std::vector<double>& y = data.find("y_gaussian")->numbers;
-  std::vector<double> w1(g1.size()), w2(g1.size()), y_levels(g1.size());
-  for (std::size_t i = 0; i < g1.size(); ++i) {
-    w1[i] = 0.02 * g1[i] - 1.0;
-    w2[i] = std::sin(g1[i]);
-    y_levels[i] = y[i] + 2.0 * std::cos(g1[i]);
-  }
-  data.columns.push_back(test::numeric_column("w1", w1));
-  data.columns.push_back(test::numeric_column("w2", w2));
-  data.columns.push_back(test::numeric_column("y_levels", y_levels));
-  // The third absorbs the coefficients on w2 and w2:w1 (and b_w1 in auto) as well:
-  // term_parameters::absorbed_coefficients, their own scratch columns summed over levels; the
-  // last absorbs b_w1 and b_w2 into a correlated (1 + x2 | g1) (its Intercept's level means).
-  const std::vector<std::string> parts = {
-      "x1 + (1 | g1) + (0 + w1 | g1)",
-      "x2 + w1 + (1 | g1) + (0 + w1 | g1) + (0 + w2 | g1) + (0 + x1 | g1) + (1 + x1 | g2)",
-      "x2 + w1 + w2 + w2:w1 + (1 | g1) + (0 + w1 | g1) + (1 + x1 | g2)",
-      "x1 + w1 + w2 + (1 + x2 | g1) + (1 | g2)"};
+  // test::absorbed_slope_cases: w1 and w2 take one value per level of g1, so a centered (1 | g1)
+  // absorbs their slopes (term_parameters::absorbed) and coefficients: the device's second
+  // forward and first backward launch, the level means read from the slopes' u (centered or
+  // not) and the slopes' g_u written from the mean's gradient, the coefficients' own scratch
+  // columns, and a correlated absorbing term, fully and partly centered.
+  const table data = test::absorbed_slope_table();
   std::uint64_t seed = 2100;
-  std::size_t n_absorbing = 0, n_models = 0;
-  auto compare = [&](const std::string& formula, family fam, const std::string& centered) {
-    const auto m = test::make_model(data, formula, fam, {}, centered);
-    n_absorbing += m->terms()[0].absorbs() ? 1 : 0;
-    ++n_models;
+  for (const test::model_case& c : test::absorbed_slope_cases()) {
+    const auto m = test::make_model(data, c.formula, c.fam, {}, c.centered);
+    // The structure is checked without a device (reference/gradient_test.cpp); a wrong model
+    // here would pass for the wrong reason.
+    ASSERT_EQ(m->terms()[0].absorbs(), test::absorbs_on_g1(c)) << c.centered << ": " << c.formula;
     auto b = make_backends(m);
     const auto q = random_uniform(m->dim(), seed++, -1.2, 1.2);
-    return compare_at(*m, b, q, to_string(fam) + ", centered " + centered + ": " + formula);
-  };
-  for (const auto& fc : family_cases()) {
-    for (const auto& part : parts) {
-      for (const std::string centered : {"g1", "all", "g2"}) {
-        if (!compare(fc.response + " ~ " + part, fc.fam, centered)) return;
-      }
+    if (!compare_at(*m, b, q, to_string(c.fam) + ", centered " + c.centered + ": " + c.formula)) {
+      return;
     }
   }
-  // auto: the first three (y_levels' g1 levels differ in intercept, not in the slope on x2, so
-  // the last's (1 + x2 | g1) would stay non-centered).
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-    if (!compare("y_levels ~ " + parts[i], family::gaussian, "auto")) return;
-  }
-  // Every model but the "g2" ones absorbs.
-  EXPECT_EQ(n_absorbing, n_models - family_cases().size() * parts.size());
 }
 
 TEST(CudaBackend, LogDensityAndGradientMatchCpuAt100kRowsAnd100kGroups) {
