@@ -94,8 +94,10 @@ void launch_group_forward(const group_term_desc* terms, int n_terms, std::int64_
  *  into an absorbed coefficient's scratch column, then the others. group_level_backward of
  *  kernels/group_effects.cuh writes ∂lp/∂q for the level's entries (non-centered:
  *  Lᵀ diag(sd) g_u[j] - z, the second term from z's N(0, 1) prior) to grad[z_index + j k + c],
- *  and the level's scratch row is set to [z·z, its ∂/∂sd (k), its ∂/∂L (k², correlated only)],
- *  with z = (diag(sd) L)⁻¹u for a centered term.
+ *  and the level's scratch row is set to [z·z, its ∂/∂sd (k), its ∂/∂L (k², correlated only),
+ *  ∂lp/∂ its level means (k, centered terms only), x_aj ∂lp/∂mean_0 for each absorbed
+ *  coefficient a (one column each)], with z = (diag(sd) L)⁻¹u for a centered term
+ *  (group_term_desc::n_cols; cuda_model_data.cpp lays the columns out).
  *  Thread mapping: as launch_group_forward, one level per thread; each thread writes only its own
  *  g_z entries and scratch row. Deterministic. Errors: NaN/inf propagate into the outputs.
  *  @param scratch device, Σ_t J_t n_cols_t doubles (overwritten) */
