@@ -94,7 +94,11 @@ def main():
     print(f"{'case':<12} {'family':<9} {'rows':>7} {'lme4_s':>8} {'hbglm_s':>8} {'ratio':>7} "
           f"{'min_ess':>8} {'ess/s':>8} {'div':>5}", flush=True)
     failed = 0
-    table = []
+    # Row by row, flushed, so that a run stopped by a time limit keeps the cases it finished.
+    table = open(a.csv, "w", newline="") if a.csv else None
+    if table:
+        csv.writer(table).writerow(["case", "family", "rows", "backend", "lme4_s", "hbglm_s",
+                                    "min_ess", "divergent"])
     for case in cases:
         with open(os.path.join(ROOT, case["data"])) as f:
             rows = sum(1 for _ in f) - 1
@@ -109,15 +113,13 @@ def main():
         print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} {seconds:>8.2f} "
               f"{seconds / lme4:>7.1f} {min_ess:>8.0f} {min_ess / seconds:>8.1f} {divergent:>5}",
               flush=True)
-        table.append([case["name"], case["family"], rows, a.backend,
-                      "NA" if math.isnan(lme4) else f"{lme4:.3f}", f"{seconds:.3f}",
-                      f"{min_ess:.1f}", divergent])
-    if a.csv:
-        with open(a.csv, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["case", "family", "rows", "backend", "lme4_s", "hbglm_s", "min_ess",
-                        "divergent"])
-            w.writerows(table)
+        if table:
+            csv.writer(table).writerow([case["name"], case["family"], rows, a.backend,
+                                        "NA" if math.isnan(lme4) else f"{lme4:.3f}",
+                                        f"{seconds:.3f}", f"{min_ess:.1f}", divergent])
+            table.flush()
+    if table:
+        table.close()
     return 1 if failed else 0
 
 
