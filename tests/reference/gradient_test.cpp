@@ -345,7 +345,7 @@ TEST(Gradient, ModelsOfTheDeviceComparisonsMatchFiniteDifferences) {
   EXPECT_EQ(n_centered_models, family_cases().size() * (10 + 3 + 5 + 2));
 
   const table absorbed_data = test::absorbed_slope_table();
-  std::size_t n_absorbing = 0, n_partly = 0, n_noncentered_slopes = 0, n_coefficients = 0;
+  std::size_t n_absorbing = 0, n_partly = 0, n_noncentered_slopes = 0, n_with_coefficients = 0;
   const auto cases = test::absorbed_slope_cases();
   for (const test::model_case& c : cases) {
     const auto m = test::make_model(absorbed_data, c.formula, c.fam, {}, c.centered);
@@ -355,7 +355,7 @@ TEST(Gradient, ModelsOfTheDeviceComparisonsMatchFiniteDifferences) {
     if (g1.absorbs()) {
       ++n_absorbing;
       n_partly += g1.n_centered < g1.k ? 1 : 0;
-      n_coefficients += g1.absorbed_coefficients.empty() ? 0 : 1;
+      n_with_coefficients += g1.absorbed_coefficients.empty() ? 0 : 1;
       for (const auto& slope : g1.absorbed) {
         // Slopes centered with their factor ("g1", "all"), else non-centered.
         const bool centered = m->terms()[slope.term].centered();
@@ -372,8 +372,12 @@ TEST(Gradient, ModelsOfTheDeviceComparisonsMatchFiniteDifferences) {
   EXPECT_EQ(n_absorbing, n_families * 4 * 3 + 3);
   // (1 + x2 | g1) through its Intercept alone.
   EXPECT_EQ(n_partly, n_families);
-  EXPECT_GT(n_noncentered_slopes, n_families * 3);
-  EXPECT_GT(n_coefficients, n_families * 2 * 3);
+  // Non-centered absorbed slopes, in g1:Intercept and auto alike: w1 (part 1), w1 and w2 (part
+  // 2; x1 is not level-constant), w1 (part 3).
+  EXPECT_EQ(n_noncentered_slopes, (n_families + 1) * 4);
+  // Models that absorb coefficients: b_w1 where its slope is non-centered (part 2 in
+  // g1:Intercept and auto), b_w2 and b_w2:w1 always (part 3), b_w1 and b_w2 in part 4.
+  EXPECT_EQ(n_with_coefficients, n_families * (1 + 3 + 3) + 2);
 }
 
 TEST(Gradient, FixedEffectsOnlyModelsMatchFiniteDifferences) {
