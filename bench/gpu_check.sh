@@ -43,7 +43,7 @@
 # $OUT (at most 8 files come back): info.txt tests.txt bench.txt grad_eval_cuda.csv peers.txt
 # numpyro_grad.csv numpyro_FAMILY_N.csv hbglm_cuda_FAMILY_N.csv; the last three are
 # bench/results/ formats (bench/plot.py); --real-data writes real_data.txt and
-# lme4_classics_{cuda,cpu}.csv (bench/results/ format too). Scratch (the data, chain files)
+# lme4_classics_{cuda,cpu}_device.csv (bench/results/ format too). Scratch (the data, chain files)
 # goes to ${TMPDIR:-/tmp}/gpu_check_work.
 # Exit status: 0 when the tests passed and the bench ran, 1 otherwise (the peers do not count).
 set -uo pipefail
@@ -138,6 +138,8 @@ for f in "$cli" "$tests" "$bench"; do
   fi
 done
 logs="${OUT:-/tmp/gpu_check}"
+# The gpu-labelled tests run on the device here, never with the CPU stand-in of the CI runs.
+unset HBGLM_GPU_TESTS_ON_CPU
 mkdir -p "$logs"
 start=$SECONDS
 # Seconds left of the budget, less $1 kept for later steps.
@@ -370,7 +372,7 @@ if [[ "$mode" == real ]]; then
     limit=$(clamp 240 "$(left_after 0)" 30)
     timeout "$limit" python3 "$here/bench/lme4_classics.py" --hbglm "$cli" --backend "$backend" \
       --no-lme4 --out "${TMPDIR:-/tmp}/gpu_check_real_$backend" \
-      --csv "$logs/lme4_classics_$backend.csv" InstEval VerbAgg
+      --csv "$logs/lme4_classics_${backend}_device.csv" InstEval VerbAgg
     echo "exit $? (limit $limit s)"
   done 2>&1 | tee "$logs/real_data.txt"
 fi

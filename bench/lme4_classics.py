@@ -17,7 +17,8 @@ transitions. The hbglm estimates themselves are judged against lme4's by the tes
 --csv also writes the rows as CSV (case, family, rows, backend, lme4_s, hbglm_s, min_ess,
 divergent), the input of bench/plot.py's lme4_classics.png.
 
-lme4 needs r-base-core and r-cran-lme4 (bench/peers/setup.sh); --no-lme4 leaves its column out.
+lme4 needs r-base-core and r-cran-lme4 (bench/peers/setup.sh); --no-lme4 leaves its column
+empty (nan in the table, NA in the CSV).
 """
 import argparse
 import csv
@@ -109,6 +110,11 @@ def main():
             print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} "
                   f"hbglm failed: {e}", flush=True)
             failed += 1
+            if table:  # the failure stays in the CSV (NA), not only in the log
+                csv.writer(table).writerow([case["name"], case["family"], rows, a.backend,
+                                            "NA" if math.isnan(lme4) else f"{lme4:.3f}", "NA",
+                                            "NA", "NA"])
+                table.flush()
             continue
         print(f"{case['name']:<12} {case['family']:<9} {rows:>7} {lme4:>8.2f} {seconds:>8.2f} "
               f"{seconds / lme4:>7.1f} {min_ess:>8.0f} {min_ess / seconds:>8.1f} {divergent:>5}",

@@ -43,6 +43,8 @@ CPU_CORE_BANDWIDTH = 10e9  # bytes/s one core streams (ARCHITECTURE §9)
 H100_BANDWIDTH = 3.35e12   # the CUDA bench's default
 SAMPLE_COLUMNS = ["tool", "family", "n", "parameter", "mean", "sd", "mcse", "ess_bulk", "rhat",
                   "seconds"]
+CLASSICS_COLUMNS = {"case", "family", "rows", "backend", "lme4_s", "hbglm_s", "min_ess",
+                    "divergent"}  # bench/lme4_classics.py --csv
 
 
 def num(x):
@@ -84,7 +86,7 @@ def classify(results):
                 kind = "point"
             elif {"run", "chains_at_once", "peak_MB", "floor_MB"} <= h:
                 kind = "memory_run"
-            elif {"case", "backend", "lme4_s", "hbglm_s"} <= h:
+            elif CLASSICS_COLUMNS <= h:
                 kind = "classics"
             else:
                 print(f"plot.py: {path}: header not recognised, ignored")
@@ -355,6 +357,8 @@ def plot_classics(found, results, out, plt):
     series = []  # (label, {case: seconds}, {case: note}, is_lme4)
     several = len(files) > 1
     for path, rows in files:
+        # A line cut short (a run stopped mid-write) has empty fields: left out.
+        rows = [r for r in rows if r["case"] and num(r["rows"]) == num(r["rows"])]
         stem = os.path.splitext(os.path.basename(path))[0]
         suffix = f" ({stem})" if several else ""
         lme4 = {r["case"]: num(r["lme4_s"]) for r in rows if num(r["lme4_s"]) > 0}
@@ -366,6 +370,8 @@ def plot_classics(found, results, out, plt):
             seconds = {r["case"]: num(r["hbglm_s"]) for r in mine}
             notes = {}
             for r in mine:
+                if not num(r["hbglm_s"]) > 0:
+                    continue  # hbglm failed on this case (NA): no bar
                 ratio = (f"{num(r['hbglm_s']) / lme4[r['case']]:.1f}× lme4, "
                          if r["case"] in lme4 else "")
                 notes[r["case"]] = f"{ratio}ESS {num(r['min_ess']):.0f}, {r['divergent']} div"
@@ -376,6 +382,8 @@ def plot_classics(found, results, out, plt):
     fig, ax = plt.subplots(figsize=(11, 1.0 + 0.32 * len(order) * len(series)))
     height = 0.8 / len(series)
     colors = tool_colors([label for label, _, _, lme4 in series if not lme4])
+    good = [v for _, sec, _, _ in series for v in sec.values() if v == v and v > 0]
+    left = min(good) / 2 if good else 0.01
     for k, (label, seconds, notes, is_lme4) in enumerate(series):
         ys = [i + (k - (len(series) - 1) / 2) * height for i in range(len(order))]
         values = [seconds.get(c, math.nan) for c in order]
@@ -385,11 +393,12 @@ def plot_classics(found, results, out, plt):
             if v == v:
                 text = f" {v:.2f} s" + (f"  ({notes[c]})" if c in notes else "")
                 ax.text(v, y, text, va="center", fontsize=7)
+            elif c in seconds:  # the case ran and failed (NA in the CSV)
+                ax.text(left, y, f" {label}: failed", va="center", fontsize=7, color="C3")
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels([f"{c}\n{cases[c]:,} rows" for c in order], fontsize=8)
     ax.set_xscale("log")
-    good = [v for _, sec, _, _ in series for v in sec.values() if v == v and v > 0]
-    ax.set_xlim(min(good) / 2, max(good) * 20)
+    ax.set_xlim(left, max(good) * 20 if good else 10)
     plain_log_ticks((ax, "x"))
     ax.set_xlabel("wall seconds (hbglm: 4 chains × (1000 + 1000), the whole command; "
                   "lme4: the lmer/glmer call)")

@@ -5,7 +5,11 @@
 // values; concurrent chains sharing one model's device data.
 //
 // The tests talk to both backends only through the backend seam (detail::make_backend), so the
-// file compiles without CUDA; every test skips visibly when no device can be used.
+// file compiles without CUDA; every test skips visibly when no device can be used, except in
+// the stand-in run (cpu_stands_in, below), where a CPU backend takes the device's place. Every
+// CudaBackend test starts with SKIP_WITHOUT_DEVICE_UNLESS_CPU_STANDS_IN(): the plain
+// HBGLM_SKIP_WITHOUT_CUDA_DEVICE() would skip the stand-in run too, which ctest then counts as
+// passed.
 
 #include <gtest/gtest.h>
 

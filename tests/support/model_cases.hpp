@@ -110,9 +110,10 @@ inline bool absorbs_on_g1(const model_case& c) { return c.centered != "g2"; }
 /** The absorbing models on absorbed_slope_table: "g1" and "all" center the absorbed slopes too,
  *  "g1:Intercept" centers g1's intercepts alone (the slopes non-centered, and (1 + x2 | g1)
  *  partly centered), "g2" leaves g1 non-centered (nothing absorbed) beside a centered g2, and
- *  `auto` on y_levels centers the intercept and leaves the slopes non-centered. The third part
- *  absorbs the coefficients on w2 and w2:w1 (and b_w1 in auto) as well
- *  (term_parameters::absorbed_coefficients); the last absorbs b_w1 and b_w2 into a correlated
+ *  `auto` on y_levels centers the intercept and leaves the slopes non-centered. Coefficients
+ *  are absorbed too (term_parameters::absorbed_coefficients): b_w2 and b_w2:w1 in the third
+ *  part, b_w1 in the second and third wherever the w1 slope is non-centered (g1:Intercept,
+ *  auto; a centered slope is centered around b_w1 instead), and b_w1 and b_w2 into a correlated
  *  (1 + x2 | g1). */
 inline std::vector<model_case> absorbed_slope_cases() {
   const std::vector<std::string> parts = {
