@@ -338,10 +338,14 @@ def plot_sampling(found, results, out, plt):
             ax2.set_xlim(min(good) / 2, max(good) * 4)
         plain_log_ticks((ax2, "x"))
         ax2.set_xlabel("wall seconds (sampling runs: without compilation; lme4: the fit)")
-        lme4 = [w for w in walls if "lme4" in w[0]]
-        for w in lme4:
-            ax2.axvline(w[3], color="0.5", linestyle="--", linewidth=0.8)
-    ax2.set_title("wall time vs lme4 (grey: lme4, point estimates only)")
+        # Each lme4 time as a dashed line across the rows of its own data (family and n) only.
+        for w in walls:
+            if "lme4" not in w[0]:
+                continue
+            rows = [i for i, v in enumerate(walls) if v[1:3] == w[1:3]]
+            ax2.vlines(w[3], min(rows) - 0.45, max(rows) + 0.45, color="0.5", linestyle="--",
+                       linewidth=0.8)
+    ax2.set_title("wall time (grey: lme4, point estimates, on the same data)")
     paths = sorted({r[-1] for r in runs} | {f[-1] for f in fits})
     return save_figure(fig, paths, results, out, "sampling.png", plt)
 
