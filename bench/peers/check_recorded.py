@@ -101,6 +101,9 @@ RECORDED = {
     "compare_300000_bernoulli_chains12_truth.txt": [
         "--hbglm", "bench/peers/results/hbglm_300000_bernoulli_chains12.summary.csv",
         "--truth", "bench/peers/results/truth_300000_bernoulli.csv"],
+    "compare_300000_bernoulli_full_truth.txt": [
+        "--hbglm", "bench/peers/results/hbglm_300000_bernoulli_full.summary.csv",
+        "--truth", "bench/peers/results/truth_300000_bernoulli.csv"],
 }
 
 
