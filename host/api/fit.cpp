@@ -70,15 +70,17 @@ void check_writable(const std::string& path) {
   if (::access(dir.c_str(), W_OK) != 0) fail(errno);
 }
 
-/// Prints one line per chain every few seconds while chains run (only when asked: the CLI asks
-/// when stdout is a terminal).
+/// Prints one line per chain every fit_options::progress_seconds while chains run.
 class progress_monitor {
  public:
   progress_monitor(const std::vector<std::unique_ptr<detail::cmdstan_writer>>& writers,
-                   const nuts_options& nuts, int first_chain_id, std::ostream& out)
+                   const nuts_options& nuts, int first_chain_id, double interval_seconds,
+                   std::ostream& out)
       : writers_(writers),
         nuts_(nuts),
         first_chain_id_(first_chain_id),
+        interval_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(interval_seconds))),
         out_(out),
         thread_([this] { loop(); }) {}
   ~progress_monitor() {
@@ -94,7 +96,7 @@ class progress_monitor {
   void loop() {
     const auto start = std::chrono::steady_clock::now();
     std::unique_lock<std::mutex> lock(mutex_);
-    while (!wake_.wait_for(lock, std::chrono::seconds(3), [this] { return done_; })) {
+    while (!wake_.wait_for(lock, interval_, [this] { return done_; })) {
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const std::size_t per_chain =
@@ -115,6 +117,7 @@ class progress_monitor {
   const std::vector<std::unique_ptr<detail::cmdstan_writer>>& writers_;
   const nuts_options& nuts_;
   const int first_chain_id_;
+  const std::chrono::steady_clock::duration interval_;
   std::ostream& out_;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -254,9 +257,9 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
   const auto start = std::chrono::steady_clock::now();
   {
     std::unique_ptr<progress_monitor> monitor;
-    if (options.progress) {
-      monitor =
-          std::make_unique<progress_monitor>(writers, options.nuts, options.first_chain_id, log);
+    if (options.progress_seconds > 0.0) {
+      monitor = std::make_unique<progress_monitor>(writers, options.nuts, options.first_chain_id,
+                                                   options.progress_seconds, log);
     }
     auto worker = [&] {
       for (int c = next_chain++; c < options.chains; c = next_chain++) {

@@ -211,6 +211,8 @@ const char* const sample_usage =
     "  --sig-figs N             6 significant digits in the draws\n"
     "  --save-warmup            also write the warmup iterations, before the draws (CmdStan's\n"
     "                           save_warmup=1); summaries leave them out\n"
+    "  --progress S             a progress line per chain on stderr every S seconds (0: none);\n"
+    "                           default 3 on a terminal, 60 into a file or pipe\n"
     "  --quiet                  no progress lines and no summary\n";
 
 const char* const summary_usage =
@@ -255,7 +257,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
                {"data", "formula", "family", "prior", "centered", "chains", "chain-id", "threads",
                 "warmup", "samples", "thin", "seed", "adapt-delta", "stepsize", "max-depth",
                 "metric", "metric-init", "init", "init-from", "backend", "output-dir",
-                "output-prefix", "save-group-effects", "sig-figs"},
+                "output-prefix", "save-group-effects", "sig-figs", "progress"},
                {"help", "quiet", "no-adapt", "save-warmup"});
   if (a.has("help")) {
     out << sample_usage;
@@ -301,7 +303,15 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   o.sig_figs = static_cast<int>(a.get_int("sig-figs", 6, 1, 18));
   o.save_warmup = a.has("save-warmup");
   const bool quiet = a.has("quiet");
-  o.progress = !quiet && ::isatty(STDERR_FILENO) == 1;  // progress goes to stderr
+  // Progress goes to stderr: every 3 s on a terminal; every minute into a file or pipe, so that a
+  // long run's log (nohup, a cluster job) shows how far it got without filling up.
+  const double default_progress = ::isatty(STDERR_FILENO) == 1 ? 3.0 : 60.0;
+  const double progress = a.get_real("progress", default_progress, 0.0, 1e6);
+  if (progress > 0.0 && progress < 0.1) {  // lines faster than anyone reads
+    throw option_error("--progress must be 0 (no progress lines) or at least 0.1 seconds, not " +
+                       a.get("progress", ""));
+  }
+  o.progress_seconds = quiet ? 0.0 : progress;
   for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
   const problem_spec spec = spec_from(a);
   o.data_path = spec.data_path;

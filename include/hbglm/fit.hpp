@@ -60,7 +60,9 @@ struct fit_options {
   /// uniform(guess ± init_radius × a guessed posterior sd), rather than Stan's uniform(-R, R)
   /// around 0 (`--init-from random`).
   bool initial_values_from_data = true;
-  bool progress = false;          ///< a progress line per chain on the terminal
+  /// A progress line per chain (iteration, warmup or sampling, seconds, divergent so far) on the
+  /// log stream every this many seconds while chains run; 0: none.
+  double progress_seconds = 0.0;
   std::string command_line;       ///< recorded in the file headers
   std::string data_path;          ///< recorded in the file headers
   /// Set from another thread (a signal handler) to stop every chain after its current iteration.
