@@ -79,8 +79,9 @@ class progress_monitor {
       : writers_(writers),
         nuts_(nuts),
         first_chain_id_(first_chain_id),
+        // At most 10^6 s: a larger double would overflow the clock's integer nanoseconds.
         interval_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            std::chrono::duration<double>(interval_seconds))),
+            std::chrono::duration<double>(std::min(interval_seconds, 1e6)))),
         out_(out),
         thread_([this] { loop(); }) {}
   ~progress_monitor() {
