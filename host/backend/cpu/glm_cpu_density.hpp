@@ -27,6 +27,9 @@ class glm_cpu_density final : public log_density_function {
   /// The length of every row of Z when they are all alike (the usual case: one entry per
   /// coefficient of each group-level term), else 0 (observation_pass).
   std::size_t row_length_ = 0;
+  /// Every value of Z is 1 (only varying intercepts: (1 | g) terms), so the observation pass
+  /// reads no values (observation_pass).
+  bool unit_values_ = false;
   mutable global_values values_;
   mutable global_gradients grads_;
 };
