@@ -81,13 +81,13 @@ std::size_t uniform_row_length(const csr_matrix& z, std::size_t n_rows) {
   return k;
 }
 
-/// Whether every value of Z is 1 (then its rows are all alike too: one entry per (1 | g) term).
+/// Whether every value of Z is 1, as when every group-level term is a (1 | g).
 bool all_values_one(const csr_matrix& z) {
   return std::all_of(z.values.begin(), z.values.end(), [](double v) { return v == 1.0; });
 }
 
 /// observation_pass for family F with the row length given at run time (0: per row); unit values
-/// only with a fixed row length (all_values_one implies one).
+/// only with a fixed row length (the constructor asks for both).
 template <kernels::glm_family_id F, int kLength = max_fixed_row_length>
 void observation_pass_of_length(std::size_t row_length, bool unit_values, const design& d,
                                 double sigma, const double* u, double* eta_r, double* g_u,
