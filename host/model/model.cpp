@@ -1322,17 +1322,14 @@ void model::group_effects_forward(const double* q, const global_values& v, doubl
       const std::size_t sd0 = tp.first_sd - n_beta_;
       const int k = static_cast<int>(tp.k);
       if (k == 1 && tp.n_centered == 0 && !absorbing) {
-        // The common non-centered (1 | g): group_effect_forward at k = 1 (the same expressions,
-        // so the same bits) in a loop without its per-level call, where many small levels
-        // make that call most of the cost (grouseticks' 403 observation-level effects).
-        const double sd = v.sd[sd0], l = v.chol_corr[t][0];
+        // The common non-centered (1 | g): group_effect_forward at k = 1 (u = sd · L z with L's
+        // one entry, 1; its sum over k starts from 0, which changes at most the sign of a zero)
+        // in a loop without its per-level call, where many small levels make that call most of
+        // the cost (grouseticks' 403 observation-level effects).
+        const double sd = v.sd[sd0];
         const double* z = q + tp.z_q_index;
         double* u_term = u + block.u_offset;
-        for (std::size_t j = 0; j < block.n_levels; ++j) {
-          double lz = 0.0;
-          lz += l * z[j];
-          u_term[j] = sd * lz;
-        }
+        for (std::size_t j = 0; j < block.n_levels; ++j) u_term[j] = sd * z[j];
         continue;
       }
       double level_means[kernels::max_centered_k];

@@ -172,8 +172,8 @@ struct centering {
   /** And the levels' spread over the data's noise per level (term_parameters::signal_to_noise)
    *  from which the automatic choice centers a term's coefficient. At 1 the data and the prior
    *  weigh the same (I sd² = 1); 2 leans to non-centered, because the estimate from a few dozen
-   *  levels is rough and the two mistakes differ: a centered term whose sd can come near 0 diverges (a
-   *  funnel), a non-centered one only mixes more slowly. */
+   *  levels is rough and the two mistakes differ: a centered term whose sd can come near 0
+   *  diverges (a funnel), a non-centered one only mixes more slowly. */
   static constexpr double automatic_signal_to_noise = 2.0;
 };
 
