@@ -37,9 +37,9 @@
 #   (d) a summary table (printed last), with the peers' per-gradient ms, wall s, min bulk ESS,
 #       ESS/s
 # Options after DIR: --quick (tests only, bench at 300k, no peers), --bench-only, --tests-only,
-# --peers-only, --real-data (step f alone), --no-peers, --budget SEC (the whole script's time, default 360 s, so that a failed
-# run can be rerun within the 15 device minutes; with the peers 150 s of it are kept for (e), and
-# the bench stops at the sizes that fit).
+# --peers-only, --real-data (step f alone), --no-peers, --budget SEC (the whole script's time,
+# default 360 s, so that a failed run can be rerun within the 15 device minutes; with the peers
+# 150 s of it are kept for (e), and the bench stops at the sizes that fit).
 # $OUT (at most 8 files come back): info.txt tests.txt bench.txt grad_eval_cuda.csv peers.txt
 # numpyro_grad.csv numpyro_FAMILY_N.csv hbglm_cuda_FAMILY_N.csv; the last three are
 # bench/results/ formats (bench/plot.py); --real-data writes real_data.txt and

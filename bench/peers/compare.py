@@ -22,8 +22,9 @@ Per parameter (b_*, sd_*, sigma) it prints hbglm's posterior mean and sd, then
                      group-level sd's root mean square over its effects: what the data can tell)
   rstanarm, numpyro: z = (hbglm mean - peer mean) / sqrt(mcse_h^2 + mcse_p^2), PASS when |z| < 4
 (thresholds: --z-lme4, --z-truth, --z-posterior); for information also
-d/hb_sd = (hbglm mean - peer mean) / hbglm sd, the difference on the posterior's scale. A parameter a peer reports and hbglm lacks
-fails. Exit status 1 when any comparison fails, 0 otherwise.
+d/hb_sd = (hbglm mean - peer mean) / hbglm sd, the difference on the posterior's scale. A
+parameter a peer reports and hbglm lacks fails. Exit status 1 when any comparison fails, 0
+otherwise.
 """
 import argparse
 import csv

@@ -53,7 +53,8 @@ def load_cases():
 
 
 def sample_command(hbglm, case, out_dir, backend="cpu"):
-    """`hbglm sample` for a case: 4 chains of 1000 + 1000, seed 1, files <out_dir>/<name>_<c>.csv."""
+    """`hbglm sample` for a case: 4 chains of 1000 + 1000, seed 1, into
+    <out_dir>/<name>_<c>.csv."""
     cmd = [hbglm, "sample", "--data", os.path.join(ROOT, case["data"]), "--formula",
            case["formula"], "--family", case["family"], "--seed", "1", "--quiet",
            "--backend", backend, "--output-dir", out_dir, "--output-prefix", case["name"]]

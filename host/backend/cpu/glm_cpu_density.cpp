@@ -26,10 +26,10 @@ kernels::glm_family_id family_id(family f) {
 /// term) and for K up to max_fixed_row_length the inner loops have a compile-time trip count
 /// (unrolled, without per-row loop control: 1.14× the gradients per second on InstEval's K = 3
 /// rows, 1.0-1.04× on the election model's K = 9); kRowLength 0 reads each row's length from
-/// row_ptr. The sums run in the same order either way (the same bits). With kUnitValues every value
-/// of Z is 1 (only (1 | g) terms, e.g. lme4's InstEval) and is not read: 1 · x is x exactly, so
-/// again the same bits, for 24 fewer bytes a row at three terms (InstEval: 1.3× the gradients per
-/// second, session 12).
+/// row_ptr. The sums run in the same order either way (the same bits). With kUnitValues every
+/// value of Z is 1 (only (1 | g) terms, e.g. lme4's InstEval) and is not read: 1 · x is x
+/// exactly, so again the same bits, for 24 fewer bytes a row at three terms (InstEval: 1.3× the
+/// gradients per second, session 12).
 /// eta_r holds Xβ on entry. For each row i it completes η_i with (Zu)_i and the offset, evaluates
 /// the family, overwrites η_i with r_i = d log p / d η_i (η_i is not read again), and scatters r_i
 /// along row i of Z into g_u, which must be zero: ∇u = Zᵀr. Each sum of g_u then runs over the
