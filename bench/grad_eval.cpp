@@ -29,8 +29,13 @@
  *  short of that depth. bench/memory.sh measures the same through `hbglm sample`, with the CSV
  *  loading.
  *
+ *  --threads T adds, per data set, the wall time of a density whose evaluations share their
+ *  row chunks between T threads (glm_cpu_density; `hbglm sample --threads-per-chain`), timed
+ *  alternately with the one-thread density in the same loop, as a `threads` line: both medians,
+ *  their ratio, and whether the two gave the same bits (they must).
+ *
  *  Usage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] [--min-time SEC]
- *                               [--deep-chains C] [n ...]
+ *                               [--deep-chains C] [--threads T] [n ...]
  *  Output: a table on stdout (CSV with --csv; the description and the profile then go to
  *  stderr). */
 
@@ -84,12 +89,13 @@ struct options {
   int min_reps = 20;
   double min_seconds = 1.0;
   int deep_chains = 0;  ///< chains at the deepest tree per data set (0: none)
+  int threads = 1;      ///< > 1: also time a density whose evaluations use this many threads
 };
 
 [[noreturn]] void usage(const std::string& problem, int status = 2) {
   std::fprintf(stderr,
                "%s\nusage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] "
-               "[--min-time SEC] [--deep-chains C] [n ...]\n  n: observations, default 30000 "
+               "[--min-time SEC] [--deep-chains C] [--threads T] [n ...]\n  n: observations, default 30000 "
                "300000 (1e6 and "
                "3e5 are accepted)\n",
                problem.c_str());
@@ -117,6 +123,8 @@ options parse_args(int argc, char** argv) {
         o.min_seconds = std::stod(next());
       } else if (a == "--deep-chains") {
         o.deep_chains = std::max(0, std::min(64, std::stoi(next())));
+      } else if (a == "--threads") {
+        o.threads = std::max(1, std::min(1024, std::stoi(next())));
       } else if (a == "--help" || a == "-h") {
         usage("Times the log density + gradient of the election model on the CPU.", 0);
       } else if (!a.empty() && a[0] != '-') {
@@ -668,6 +676,36 @@ void print_row(const result& r, const options& o) {
 /// moves a gradient component by far more (the design's values are O(1)).
 constexpr double copy_grad_rel_tol = 1e-9;
 
+/// --threads: the library's density on o.threads threads against @p one_thread, timed
+/// alternately (wall time: the processor time adds up over threads).
+/// @return whether both gave the same log density and gradient, bit for bit
+bool time_threads(const hbglm::detail::glm_cpu_density& one_thread, const hbglm::problem& prob,
+                  const std::vector<double>& q, const std::vector<double>& one_thread_grad,
+                  double one_thread_lp, const result& r, const options& o, std::FILE* out) {
+  const hbglm::detail::glm_cpu_density threaded(prob.model_ptr, o.threads);
+  std::vector<double> grad(q.size()), scratch(q.size());
+  const double lp = threaded.log_density_grad(q.data(), grad.data());
+  const bool same = lp == one_thread_lp && grad == one_thread_grad;
+  std::vector<double> wall_one, wall_threaded;
+  const auto start = clock_type::now();
+  while (static_cast<int>(wall_one.size()) < o.min_reps || seconds_since(start) < o.min_seconds) {
+    auto t0 = clock_type::now();
+    one_thread.log_density_grad(q.data(), scratch.data());
+    wall_one.push_back(seconds_since(t0));
+    t0 = clock_type::now();
+    threaded.log_density_grad(q.data(), scratch.data());
+    wall_threaded.push_back(seconds_since(t0));
+  }
+  const double one_ms = 1e3 * median(wall_one), threaded_ms = 1e3 * median(wall_threaded);
+  std::fprintf(out,
+               "threads n=%zu family=%s chunks=%zu threads=%d one_thread_wall_ms=%.3f "
+               "threaded_wall_ms=%.3f speedup=%.2f reps=%zu same_bits=%s\n",
+               r.n, r.family.c_str(), threaded.n_chunks(), o.threads, one_ms, threaded_ms,
+               one_ms / threaded_ms, wall_one.size(), same ? "yes" : "NO");
+  std::fflush(out);
+  return same;
+}
+
 /// Section times of the library's passes and of the improved copy, then the fused variant.
 /// @return whether the copies' log densities and gradients agree with the library's
 bool profile(const hbglm::problem& prob, const std::vector<double>& q,
@@ -836,6 +874,9 @@ int main(int argc, char** argv) {
                        n, r.family.c_str(), o.deep_chains, depth, seconds_since(t_deep), peak_mb,
                        r.floor_mb, sampler_mb, peak_mb / r.floor_mb);
           if (depth < hbglm::bench::deepest_tree) deep_reached = false;
+        }
+        if (o.threads > 1 && !time_threads(density, prob, q, grad, lp, r, o, meta)) {
+          copies_agree = false;
         }
         if (o.profile && !profile(prob, q, grad, lp, r.cpu_ms, r, o, meta)) copies_agree = false;
       }

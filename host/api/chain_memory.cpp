@@ -7,16 +7,22 @@
 #include <sstream>
 #include <string>
 
+#include "backend/cpu/glm_cpu_density.hpp"
 #include "mcmc/nuts.hpp"
 
 namespace hbglm::detail {
 
 std::size_t cpu_chain_bytes(std::size_t n_obs, std::size_t dim, int max_depth,
-                            std::size_t n_dense) {
+                            std::size_t n_dense, int threads_per_chain) {
   // Welford sums, the metric, the backend's scratch and u, the draw on the host: about 10.
   constexpr std::size_t k_adaptation_vectors = 10;
+  // The chunks' own Zᵀr: one per thread, where the rows make more than one chunk.
+  const std::size_t chunk_vectors =
+      n_obs >= 2 * default_min_chunk_rows
+          ? std::min(static_cast<std::size_t>(std::max(threads_per_chain, 1)), max_row_chunks)
+          : 0;
   const std::size_t vectors =
-      mcmc::nuts::vectors_held_at_depth(max_depth) + k_adaptation_vectors;
+      mcmc::nuts::vectors_held_at_depth(max_depth) + k_adaptation_vectors + chunk_vectors;
   // η (overwritten by r) per observation: glm_cpu_density.
   return 8 * dim * vectors + 8 * n_obs + 3 * 8 * n_dense * n_dense;
 }

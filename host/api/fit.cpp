@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/chain_memory.hpp"
+#include "backend/cpu/glm_cpu_density.hpp"
 #include "backend/registry.hpp"
 #include "hbglm/error.hpp"
 #include "io/cmdstan_writer.hpp"
@@ -159,6 +160,9 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
   // Chain ids are 1-based, as CmdStan's: they key the chain's random numbers and name its files.
   auto chain_id = [&](int index) { return options.first_chain_id + index; };
   if (options.threads < 0) throw option_error("--threads must be 0 (automatic) or more");
+  if (options.threads_per_chain < 0) {
+    throw option_error("--threads-per-chain must be 0 (automatic) or more");
+  }
   if (options.sig_figs < 1 || options.sig_figs > 18) {
     throw option_error("--sig-figs must be between 1 and 18");
   }
@@ -222,6 +226,18 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
   const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
   int n_threads = std::min(options.chains,
                            options.threads > 0 ? options.threads : static_cast<int>(hardware));
+  // The cores left beside the chains share each chain's gradient (same draws whatever the
+  // number); counted from the chains at once before the memory check below, which lowers those
+  // because memory is short: a chain's threads each hold a vector of n_u as well.
+  int threads_per_chain = options.threads_per_chain > 0
+                              ? options.threads_per_chain
+                              : std::max(1, static_cast<int>(hardware) / std::max(n_threads, 1));
+  // No more threads than chunks of rows to share (1 below 8,192 rows), none on the GPU's host.
+  threads_per_chain =
+      options.backend != backend_kind::cpu
+          ? 1
+          : static_cast<int>(std::min(static_cast<std::size_t>(threads_per_chain),
+                                      detail::plan_row_chunks(*p.design_ptr).size()));
   if (options.threads == 0 && options.backend == backend_kind::cpu) {
     // Automatic: no more chains at once than the available memory holds at the deepest trees
     // (a 10M-row model's chains take about 2 GB each at depth 10), rather than run out of it.
@@ -229,7 +245,7 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
                                 : options.nuts.metric == metric_kind::dense_diag ? m.n_globals()
                                                                                  : 0;
     const std::size_t per_chain = detail::cpu_chain_bytes(
-        p.design_ptr->n_obs, m.dim(), options.nuts.max_depth, n_dense);
+        p.design_ptr->n_obs, m.dim(), options.nuts.max_depth, n_dense, threads_per_chain);
     const std::optional<std::size_t> available = detail::available_memory_bytes();
     const int fitting =
         detail::automatic_chains_at_once(options.chains, hardware, per_chain, available);
@@ -266,7 +282,7 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
       for (int c = next_chain++; c < options.chains; c = next_chain++) {
         const auto idx = static_cast<std::size_t>(c);
         try {
-          auto backend = detail::make_backend(options.backend, p.model_ptr);
+          auto backend = detail::make_backend(options.backend, p.model_ptr, threads_per_chain);
           mcmc::chain_setup setup;
           setup.n_dense_globals = m.n_globals();
           setup.init_centers = initial_values.center;
@@ -291,6 +307,8 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
     for (auto& t : threads) t.join();
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.chains_at_once = n_threads;
+  result.threads_per_chain = threads_per_chain;
   for (std::size_t c = 0; c < writers.size(); ++c) {
     for (const auto& msg : writers[c]->messages()) {
       log << "chain " << chain_id(static_cast<int>(c)) << ": " << msg << "\n";

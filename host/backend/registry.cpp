@@ -36,8 +36,9 @@ std::vector<std::string> backend_devices(backend_kind kind) noexcept {
 
 namespace detail {
 
-std::unique_ptr<backend> make_backend(backend_kind kind, std::shared_ptr<const model> m) {
-  if (kind == backend_kind::cpu) return make_cpu_backend(std::move(m));
+std::unique_ptr<backend> make_backend(backend_kind kind, std::shared_ptr<const model> m,
+                                      int cpu_threads) {
+  if (kind == backend_kind::cpu) return make_cpu_backend(std::move(m), cpu_threads);
   return cuda::make_backend(std::move(m));
 }
 

@@ -179,6 +179,9 @@ const char* const sample_usage =
     "                           write the files of one --chains 4 run (CmdStan's id)\n"
     "  --threads N              chains run at once; default min(chains, cores), fewer\n"
     "                           when the available memory holds fewer (a note says so)\n"
+    "  --threads-per-chain N    threads sharing each chain's gradient on the cpu backend\n"
+    "                           (models of 8,192 rows or more); default cores / chains run\n"
+    "                           at once. The draws do not depend on it\n"
     "  --warmup N               1000 warmup iterations per chain\n"
     "  --samples N              1000 draws per chain after warmup\n"
     "  --thin N                 1: keep every N-th draw\n"
@@ -255,7 +258,7 @@ void print_summary(const std::vector<std::string>& files, const std::string& for
 int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) {
   const args a(argc, argv, 2,
                {"data", "formula", "family", "prior", "centered", "chains", "chain-id", "threads",
-                "warmup", "samples", "thin", "seed", "adapt-delta", "stepsize", "max-depth",
+                "threads-per-chain", "warmup", "samples", "thin", "seed", "adapt-delta", "stepsize", "max-depth",
                 "metric", "metric-init", "init", "init-from", "backend", "output-dir",
                 "output-prefix", "save-group-effects", "sig-figs", "progress"},
                {"help", "quiet", "no-adapt", "save-warmup"});
@@ -272,6 +275,7 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
   o.chains = static_cast<int>(a.get_int("chains", 4, 1, 1024));
   o.first_chain_id = static_cast<int>(a.get_int("chain-id", 1, 1, max_chain_id));
   o.threads = static_cast<int>(a.get_int("threads", 0, 0, 1024));
+  o.threads_per_chain = static_cast<int>(a.get_int("threads-per-chain", 0, 0, 1024));
   n.num_warmup = static_cast<int>(a.get_int("warmup", n.num_warmup, 0, 100000000));
   n.num_samples = static_cast<int>(a.get_int("samples", n.num_samples, 0, 100000000));
   n.thin = static_cast<int>(a.get_int("thin", n.thin, 1, 100000000));
@@ -340,10 +344,12 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
     return 130;
   }
   if (!quiet) {
-    out << "Sampled " << o.chains << " chains in " << std::fixed << std::setprecision(1)
+    out << "Sampled " << o.chains << (o.chains == 1 ? " chain in " : " chains in ") << std::fixed << std::setprecision(1)
         << result.seconds << " s (" << std::setprecision(0)
         << static_cast<double>(result.n_gradients) / result.seconds
-        << " gradients per second), seed " << n.seed << std::defaultfloat << "; draws in";
+        << " gradients per second), " << result.chains_at_once << " at a time on "
+        << result.threads_per_chain << (result.threads_per_chain == 1 ? " thread" : " threads")
+        << " each, seed " << n.seed << std::defaultfloat << "; draws in";
     for (const auto& f : result.files) out << " " << f;
     out << "\n\n";
     print_summary(result.files, "table", n.max_depth, out);

@@ -41,6 +41,10 @@ struct fit_options {
   /// Chains run at once; 0: min(chains, hardware threads), lowered on the CPU backend so that
   /// the chains fit in the available memory (host/api/chain_memory.hpp; a note goes to the log).
   int threads = 0;
+  /// Threads that share each chain's gradient on the CPU backend (its rows in chunks; only
+  /// models of 8,192 observations or more have more than one); 0: the hardware threads divided
+  /// by the chains run at once, at least 1. The draws do not depend on it.
+  int threads_per_chain = 0;
   backend_kind backend = backend_kind::cpu;
   std::string output_dir = ".";   ///< created if missing
   std::string output_prefix = "hbglm";  ///< files <output_dir>/<prefix>_<chain id>.csv
@@ -79,6 +83,10 @@ struct fit_result {
   bool interrupted = false;
   double seconds = 0;                           ///< wall time
   std::size_t n_gradients = 0;                  ///< log density + gradient evaluations, all chains
+  int chains_at_once = 1;                       ///< fit_options::threads after the defaults
+  /// Threads that shared each chain's gradient: fit_options::threads_per_chain after the default,
+  /// at most the chunks of rows the model has (1 below 8,192 rows; 1 on the CUDA backend).
+  int threads_per_chain = 1;
 };
 
 /** `--backend auto`: CUDA when a device is usable and the data are large enough for the GPU to

@@ -579,6 +579,8 @@ const std::vector<bad_case> option_cases = {
      {"--thin must be between 1 and 100000000, not 0"}},
     {"negative_threads", command::sample, good_model({"--threads", "-2"}),
      {"--threads must be between 0 and 1024, not -2"}},
+    {"too_many_threads_per_chain", command::sample, good_model({"--threads-per-chain", "2000"}),
+     {"--threads-per-chain must be between 0 and 1024, not 2000"}},
     {"negative_init", command::sample, good_model({"--init", "-1"}), {"--init must be in ["}},
     {"max_depth_too_large", command::sample, good_model({"--max-depth", "31"}),
      {"--max-depth must be between 1 and 30, not 31"}},

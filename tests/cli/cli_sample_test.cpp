@@ -91,6 +91,38 @@ TEST(CliSample, SameSeedGivesIdenticalFilesWhateverTheThreads) {
   fs::remove_all(b);
 }
 
+// 17,000 rows make 4 chunks of rows (glm_cpu_density): 1 thread, 3 threads (4 chunks in 2 waves)
+// and 4 share them differently, and the sums are still added in the same order. 8 threads are
+// capped at the 4 chunks; the run says how many were used.
+TEST(CliSample, SameSeedGivesIdenticalFilesWhateverTheThreadsPerChain) {
+  const fs::path dir = fresh_dir("threads_per_chain");
+  const std::string data = (dir / "vs.csv").string();
+  const auto sim = run("simulate --model varying_slope --n 17000 --groups 300 --seed 5 --out " +
+                       data);
+  ASSERT_EQ(sim.exit_code, 0) << sim.output;
+  const std::string base = "sample --data " + data + " --formula 'y ~ x + (1 + x | g)' " +
+                           "--chains 2 --warmup 60 --samples 40 --seed 9";
+  std::vector<std::vector<std::string>> files;
+  for (const int threads : {1, 3, 4, 8}) {
+    const fs::path out = dir / ("t" + std::to_string(threads));
+    const auto r = run(base + " --threads 1 --threads-per-chain " + std::to_string(threads) +
+                       " --output-dir " + out.string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const int used = std::min(threads, 4);
+    EXPECT_NE(r.output.find("1 at a time on " + std::to_string(used) +
+                            (used == 1 ? " thread each" : " threads each")),
+              std::string::npos)
+        << r.output;
+    for (int c = 1; c <= 2; ++c) {
+      files.push_back(stable_lines(out / ("hbglm_" + std::to_string(c) + ".csv")));
+      EXPECT_GT(files.back().size(), 40u);
+    }
+  }
+  for (std::size_t i = 2; i < files.size(); ++i) EXPECT_EQ(files[i], files[i % 2]) << i;
+  EXPECT_NE(files[0], files[1]);
+  fs::remove_all(dir);
+}
+
 // A long run split over jobs: chain 1 alone, then chains 2 and 3 (--chain-id 2), write the files
 // of one 3-chain run, because a chain's id keys its random numbers and names its file.
 TEST(CliSample, ARunSplitByChainIdWritesTheFilesOfOneRun) {

@@ -17,6 +17,10 @@ TEST(ChainMemory, BytesPerChainFollowTheSamplersLayout) {
   EXPECT_EQ(cpu_chain_bytes(0, 1000, 10, 0), 8u * 1000 * (22 + 4 * 9));
   EXPECT_EQ(cpu_chain_bytes(500, 0, 10, 0), 8u * 500);
   EXPECT_EQ(cpu_chain_bytes(0, 0, 10, 58), 3u * 8 * 58 * 58);
+  // Where the rows make more than one chunk (8,192 rows), a vector of dim per thread, up to 16.
+  EXPECT_EQ(cpu_chain_bytes(8191, 1000, 1, 0, 4), 8u * 8191 + 8u * 1000 * 22);
+  EXPECT_EQ(cpu_chain_bytes(8192, 1000, 1, 0, 4), 8u * 8192 + 8u * 1000 * (22 + 4));
+  EXPECT_EQ(cpu_chain_bytes(8192, 1000, 1, 0, 64), 8u * 8192 + 8u * 1000 * (22 + 16));
   // The election model at 10M rows (dim 3,333,865): about 1.6 GB per chain at depth 10.
   const double gb = static_cast<double>(cpu_chain_bytes(10000000, 3333865, 10, 58)) / 1e9;
   EXPECT_GT(gb, 1.5);

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <limits>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "kernels/glm_family.cuh"
 #include "kernels/group_effects.cuh"
 
@@ -30,18 +34,19 @@ kernels::glm_family_id family_id(family f) {
 /// value of Z is 1 (only (1 | g) terms, e.g. lme4's InstEval) and is not read: 1 · x is x
 /// exactly, so again the same bits, for 24 fewer bytes a row at three terms (InstEval: 1.3× the
 /// gradients per second, session 12).
-/// eta_r holds Xβ on entry. For each row i it completes η_i with (Zu)_i and the offset, evaluates
+/// eta_r holds Xβ on entry. For each row i of [begin, end) it completes η_i with (Zu)_i and the offset, evaluates
 /// the family, overwrites η_i with r_i = d log p / d η_i (η_i is not read again), and scatters r_i
 /// along row i of Z into g_u, which must be zero: ∇u = Zᵀr. Each sum of g_u then runs over the
 /// observations in order, the order a gather along the rows of transpose(Z) would take, so no
-/// copy of Zᵀ is needed. Returns Σ log p and Σ sq_residual.
+/// copy of Zᵀ is needed. Returns Σ log p and Σ sq_residual over the rows.
 template <kernels::glm_family_id F, int kRowLength, bool kUnitValues>
-void observation_pass(const design& d, double sigma, const double* u, double* eta_r, double* g_u,
-                      double* log_lik, double* sq_residual) {
+void observation_pass(const design& d, std::size_t begin, std::size_t end, double sigma,
+                      const double* u, double* eta_r, double* g_u, double* log_lik,
+                      double* sq_residual) {
   double lp = 0.0, sq = 0.0;
   const bool has_se = !d.se.empty();
   const csr_matrix& z = d.Z;
-  for (std::size_t i = 0; i < d.n_obs; ++i) {
+  for (std::size_t i = begin; i < end; ++i) {
     const auto row_begin = kRowLength > 0 ? i * static_cast<std::size_t>(kRowLength)
                                           : static_cast<std::size_t>(z.row_ptr[i]);
     const auto row_end = kRowLength > 0 ? row_begin + static_cast<std::size_t>(kRowLength)
@@ -90,33 +95,224 @@ bool all_values_one(const csr_matrix& z) {
 /// only with a fixed row length (the constructor asks for both).
 template <kernels::glm_family_id F, int kLength = max_fixed_row_length>
 void observation_pass_of_length(std::size_t row_length, bool unit_values, const design& d,
-                                double sigma, const double* u, double* eta_r, double* g_u,
-                                double* log_lik, double* sq_residual) {
+                                std::size_t begin, std::size_t end, double sigma,
+                                const double* u, double* eta_r, double* g_u, double* log_lik,
+                                double* sq_residual) {
   if constexpr (kLength == 0) {
-    observation_pass<F, 0, false>(d, sigma, u, eta_r, g_u, log_lik, sq_residual);
+    observation_pass<F, 0, false>(d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
   } else {
     if (row_length == static_cast<std::size_t>(kLength)) {
       if (unit_values) {
-        observation_pass<F, kLength, true>(d, sigma, u, eta_r, g_u, log_lik, sq_residual);
+        observation_pass<F, kLength, true>(d, begin, end, sigma, u, eta_r, g_u, log_lik,
+                                           sq_residual);
       } else {
-        observation_pass<F, kLength, false>(d, sigma, u, eta_r, g_u, log_lik, sq_residual);
+        observation_pass<F, kLength, false>(d, begin, end, sigma, u, eta_r, g_u, log_lik,
+                                            sq_residual);
       }
     } else {
-      observation_pass_of_length<F, kLength - 1>(row_length, unit_values, d, sigma, u, eta_r,
-                                                 g_u, log_lik, sq_residual);
+      observation_pass_of_length<F, kLength - 1>(row_length, unit_values, d, begin, end, sigma,
+                                                 u, eta_r, g_u, log_lik, sq_residual);
     }
   }
 }
 
+/// observation_pass for the family of @p d (the switch outside the loop).
+void observation_pass_of_family(std::size_t row_length, bool unit_values, const design& d,
+                                std::size_t begin, std::size_t end, double sigma,
+                                const double* u, double* eta_r, double* g_u, double* log_lik,
+                                double* sq_residual) {
+  switch (family_id(d.family)) {
+    case kernels::glm_family_id::gaussian_identity:
+      observation_pass_of_length<kernels::glm_family_id::gaussian_identity>(
+          row_length, unit_values, d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
+      break;
+    case kernels::glm_family_id::bernoulli_logit:
+      observation_pass_of_length<kernels::glm_family_id::bernoulli_logit>(
+          row_length, unit_values, d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
+      break;
+    case kernels::glm_family_id::binomial_logit:
+      observation_pass_of_length<kernels::glm_family_id::binomial_logit>(
+          row_length, unit_values, d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
+      break;
+    case kernels::glm_family_id::poisson_log:
+      observation_pass_of_length<kernels::glm_family_id::poisson_log>(
+          row_length, unit_values, d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
+      break;
+  }
+}
+
+/// A chunk of rows and, per term of the design, the least and one past the greatest column of
+/// u that its rows of Z hold (first ≥ last: none).
+struct chunk_span {
+  std::size_t begin = 0, end = 0;
+  std::vector<std::size_t> first, last;
+};
+
+/// @p n_chunks near-equal chunks over @p d's rows (chunk k: rows [n k / n_chunks,
+/// n (k + 1) / n_chunks)), with the columns each touches: one pass over Z.
+std::vector<chunk_span> chunk_spans(const design& d, std::size_t n_chunks) {
+  const std::size_t n_terms = d.terms.size();
+  std::vector<chunk_span> spans(n_chunks);
+  for (std::size_t k = 0; k < n_chunks; ++k) {
+    chunk_span& c = spans[k];
+    c.begin = d.n_obs * k / n_chunks;
+    c.end = d.n_obs * (k + 1) / n_chunks;
+    c.first.assign(n_terms, d.n_u);
+    c.last.assign(n_terms, 0);
+    const auto entries_begin = static_cast<std::size_t>(d.Z.row_ptr[c.begin]);
+    const auto entries_end = static_cast<std::size_t>(d.Z.row_ptr[c.end]);
+    for (std::size_t e = entries_begin; e < entries_end; ++e) {
+      const auto col = static_cast<std::size_t>(d.Z.col_idx[e]);
+      // The term whose columns hold col: the last whose first column is not after it.
+      std::size_t t = n_terms - 1;
+      while (d.terms[t].u_offset > col) --t;
+      c.first[t] = std::min(c.first[t], col);
+      c.last[t] = std::max(c.last[t], col + 1);
+    }
+  }
+  return spans;
+}
+
+/// Half as many chunks: 2k and 2k + 1 together. Chunk k of C / 2 starts at row n k / (C / 2) =
+/// n 2k / C, where chunk 2k of C does, so these are the chunks chunk_spans(d, C / 2) makes.
+std::vector<chunk_span> merged_pairs(const std::vector<chunk_span>& spans) {
+  std::vector<chunk_span> out(spans.size() / 2);
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    const chunk_span &a = spans[2 * k], &b = spans[2 * k + 1];
+    out[k].begin = a.begin;
+    out[k].end = b.end;
+    for (std::size_t t = 0; t < a.first.size(); ++t) {
+      out[k].first.push_back(std::min(a.first[t], b.first[t]));
+      out[k].last.push_back(std::max(a.last[t], b.last[t]));
+    }
+  }
+  return out;
+}
+
+/// The entries of u that the chunks after the first touch, in all.
+std::size_t later_chunks_u_entries(const std::vector<chunk_span>& spans) {
+  std::size_t total = 0;
+  for (std::size_t k = 1; k < spans.size(); ++k) {
+    for (std::size_t t = 0; t < spans[k].first.size(); ++t) {
+      if (spans[k].first[t] < spans[k].last[t]) total += spans[k].last[t] - spans[k].first[t];
+    }
+  }
+  return total;
+}
+
 }  // namespace
 
-glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m) : model_(std::move(m)) {
+std::vector<row_chunk> plan_row_chunks(const design& d, std::size_t min_chunk_rows) {
+  const std::size_t most = std::min(d.n_obs / std::max<std::size_t>(min_chunk_rows, 1),
+                                    max_row_chunks);
+  std::size_t n_chunks = 1;
+  while (2 * n_chunks <= most) n_chunks *= 2;
+  std::vector<chunk_span> spans = chunk_spans(d, n_chunks);
+  while (spans.size() > 1 && later_chunks_u_entries(spans) > d.n_obs) spans = merged_pairs(spans);
+  std::vector<row_chunk> chunks(spans.size());
+  for (std::size_t k = 0; k < spans.size(); ++k) {
+    chunks[k].begin = spans[k].begin;
+    chunks[k].end = spans[k].end;
+    for (std::size_t t = 0; t < spans[k].first.size(); ++t) {
+      if (spans[k].first[t] < spans[k].last[t]) {
+        chunks[k].u_ranges.emplace_back(spans[k].first[t], spans[k].last[t]);
+      }
+    }
+  }
+  return chunks;
+}
+
+glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m, int threads,
+                                 std::size_t min_chunk_rows)
+    : model_(std::move(m)) {
   const design& d = model_->data();
   eta_r_.resize(d.n_obs);
   u_.resize(d.n_u);
   g_u_.resize(d.n_u);
   row_length_ = uniform_row_length(d.Z, d.n_obs);
   unit_values_ = row_length_ > 0 && all_values_one(d.Z);
+  chunks_ = plan_row_chunks(d, min_chunk_rows);
+  threads_ = static_cast<int>(
+      std::min(static_cast<std::size_t>(std::max(threads, 1)), chunks_.size()));
+  if (chunks_.size() > 1) {
+    chunk_g_u_.assign(static_cast<std::size_t>(threads_), std::vector<double>(d.n_u, 0.0));
+  }
+  chunk_log_lik_.resize(chunks_.size());
+  chunk_sq_residual_.resize(chunks_.size());
+  chunk_xtr_.resize(chunks_.size() * d.n_coefs());
+}
+
+void glm_cpu_density::evaluate_chunk(std::size_t k, double* g_u) const {
+  const design& d = model_->data();
+  const row_chunk& c = chunks_[k];
+  const std::size_t n = d.n_obs, p = d.n_coefs();
+  const auto rows = static_cast<Eigen::Index>(c.end - c.begin);
+  const auto first_row = static_cast<Eigen::Index>(c.begin);
+  Eigen::Map<const Eigen::MatrixXd> x_all(d.X.data(), static_cast<Eigen::Index>(n),
+                                          static_cast<Eigen::Index>(p));
+  const auto x = x_all.middleRows(first_row, rows);
+  // Xβ into eta_r; the observation pass adds Zu and the offset.
+  // Xβ in panels of 8 columns: Eigen's column-major gemv streams every column at once below 128
+  // columns, more read streams than the prefetcher follows (3× slower than Xᵀr at p = 48;
+  // bench/grad_eval --profile).
+  Eigen::Map<Eigen::VectorXd> x_beta(eta_r_.data() + c.begin, rows);
+  Eigen::Map<const Eigen::VectorXd> beta(values_.beta.data(), static_cast<Eigen::Index>(p));
+  x_beta.setZero();
+  constexpr Eigen::Index panel = 8;
+  for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(p); j += panel) {
+    const Eigen::Index w = std::min(panel, static_cast<Eigen::Index>(p) - j);
+    x_beta.noalias() += x.middleCols(j, w) * beta.segment(j, w);
+  }
+  // η, the likelihood, r = d log p / d η (in eta_r) and ∇u = Zᵀr, in one pass.
+  observation_pass_of_family(row_length_, unit_values_, d, c.begin, c.end, values_.sigma,
+                             u_.data(), eta_r_.data(), g_u, &chunk_log_lik_[k],
+                             &chunk_sq_residual_[k]);
+  // Xᵀr over the chunk's rows.
+  if (p > 0) {
+    Eigen::Map<const Eigen::VectorXd> r(eta_r_.data() + c.begin, rows);
+    Eigen::Map<Eigen::VectorXd>(chunk_xtr_.data() + k * p, static_cast<Eigen::Index>(p))
+        .noalias() = x.transpose() * r;
+  }
+}
+
+void glm_cpu_density::observation_passes() const {
+  const std::size_t n_chunks = chunks_.size();
+  const auto n_threads = static_cast<std::size_t>(threads_);
+  std::fill(g_u_.begin(), g_u_.end(), 0.0);
+  // Waves of up to n_threads chunks: chunk k's Zᵀr into chunk_g_u_[k mod n_threads] (the first
+  // chunk's into g_u_ itself, which is zero), then each into g_u_ in chunk order.
+  for (std::size_t wave = 0; wave < n_chunks; wave += n_threads) {
+    const std::size_t wave_end = std::min(n_chunks, wave + n_threads);
+    auto run = [&](std::size_t k) {
+      if (k == 0) {
+        evaluate_chunk(0, g_u_.data());
+        return;
+      }
+      std::vector<double>& own = chunk_g_u_[k % n_threads];
+      for (const auto& [first, last] : chunks_[k].u_ranges) {
+        std::fill(own.begin() + static_cast<std::ptrdiff_t>(first),
+                  own.begin() + static_cast<std::ptrdiff_t>(last), 0.0);
+      }
+      evaluate_chunk(k, own.data());
+    };
+    if (wave_end - wave == 1) {
+      run(wave);
+    } else {
+#ifdef _OPENMP
+      const auto wave_size = static_cast<std::ptrdiff_t>(wave_end - wave);
+#pragma omp parallel for num_threads(static_cast<int>(wave_end - wave)) schedule(static, 1)
+      for (std::ptrdiff_t i = 0; i < wave_size; ++i) run(wave + static_cast<std::size_t>(i));
+#else
+      for (std::size_t k = wave; k < wave_end; ++k) run(k);
+#endif
+    }
+    for (std::size_t k = std::max<std::size_t>(wave, 1); k < wave_end; ++k) {
+      const std::vector<double>& own = chunk_g_u_[k % n_threads];
+      for (const auto& [first, last] : chunks_[k].u_ranges) {
+        for (std::size_t j = first; j < last; ++j) g_u_[j] += own[j];
+      }
+    }
+  }
 }
 
 double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
@@ -133,45 +329,12 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   const auto& terms = m.terms();
   m.group_effects_forward(q, values_, u_.data());
 
-  // Xβ into eta_r; the observation pass adds Zu and the offset.
-  Eigen::Map<const Eigen::MatrixXd> x(d.X.data(), static_cast<Eigen::Index>(n),
-                                      static_cast<Eigen::Index>(p));
-  Eigen::Map<Eigen::VectorXd> x_beta(eta_r_.data(), static_cast<Eigen::Index>(n));
-  // Xβ in panels of 8 columns: Eigen's column-major gemv streams every column at once below 128
-  // columns, more read streams than the prefetcher follows (3× slower than Xᵀr at p = 48;
-  // bench/grad_eval --profile).
-  Eigen::Map<const Eigen::VectorXd> beta(values_.beta.data(), static_cast<Eigen::Index>(p));
-  x_beta.setZero();
-  constexpr Eigen::Index panel = 8;
-  for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(p); j += panel) {
-    const Eigen::Index w = std::min(panel, static_cast<Eigen::Index>(p) - j);
-    x_beta.noalias() += x.middleCols(j, w) * beta.segment(j, w);
-  }
-
-  // η, the likelihood, r = d log p / d η (in eta_r) and ∇u = Zᵀr, in one pass.
-  std::fill(g_u_.begin(), g_u_.end(), 0.0);
-  double log_lik = 0.0, sq_residual = 0.0;
-  switch (family_id(d.family)) {
-    case kernels::glm_family_id::gaussian_identity:
-      observation_pass_of_length<kernels::glm_family_id::gaussian_identity>(
-          row_length_, unit_values_, d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(),
-          &log_lik, &sq_residual);
-      break;
-    case kernels::glm_family_id::bernoulli_logit:
-      observation_pass_of_length<kernels::glm_family_id::bernoulli_logit>(
-          row_length_, unit_values_, d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(),
-          &log_lik, &sq_residual);
-      break;
-    case kernels::glm_family_id::binomial_logit:
-      observation_pass_of_length<kernels::glm_family_id::binomial_logit>(
-          row_length_, unit_values_, d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(),
-          &log_lik, &sq_residual);
-      break;
-    case kernels::glm_family_id::poisson_log:
-      observation_pass_of_length<kernels::glm_family_id::poisson_log>(
-          row_length_, unit_values_, d, values_.sigma, u_.data(), eta_r_.data(), g_u_.data(),
-          &log_lik, &sq_residual);
-      break;
+  // Xβ, η, the likelihood, r = d log p / d η, ∇u = Zᵀr and Xᵀr, chunk by chunk of rows.
+  observation_passes();
+  double log_lik = chunk_log_lik_[0], sq_residual = chunk_sq_residual_[0];
+  for (std::size_t k = 1; k < chunks_.size(); ++k) {
+    log_lik += chunk_log_lik_[k];
+    sq_residual += chunk_sq_residual_[k];
   }
   lp += log_lik;
   grads_.sigma = 0.0;
@@ -182,12 +345,10 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   }
   if (!std::isfinite(lp)) return -std::numeric_limits<double>::infinity();
 
-  // ∇β = Xᵀr.
-  grads_.beta.resize(p);
-  Eigen::Map<const Eigen::VectorXd> r(eta_r_.data(), static_cast<Eigen::Index>(n));
-  if (p > 0) {
-    Eigen::Map<Eigen::VectorXd>(grads_.beta.data(), static_cast<Eigen::Index>(p)).noalias() =
-        x.transpose() * r;
+  // ∇β = Xᵀr, the chunks' in chunk order.
+  grads_.beta.assign(chunk_xtr_.begin(), chunk_xtr_.begin() + static_cast<std::ptrdiff_t>(p));
+  for (std::size_t k = 1; k < chunks_.size(); ++k) {
+    for (std::size_t c = 0; c < p; ++c) grads_.beta[c] += chunk_xtr_[k * p + c];
   }
 
   // Chain rule to q's group entries, sd and L, with the group effects' prior.
@@ -259,8 +420,8 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   return lp;
 }
 
-std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model> m) {
-  return std::make_unique<cpu_backend>(std::make_shared<glm_cpu_density>(std::move(m)));
+std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model> m, int threads) {
+  return std::make_unique<cpu_backend>(std::make_shared<glm_cpu_density>(std::move(m), threads));
 }
 
 }  // namespace hbglm::detail
