@@ -50,6 +50,8 @@ class glm_cpu_density final : public log_density_function {
   explicit glm_cpu_density(std::shared_ptr<const model> m, int threads = 1,
                            std::size_t min_chunk_rows = default_min_chunk_rows);
   std::size_t n_chunks() const noexcept { return chunks_.size(); }
+  /// The threads an evaluation uses: the constructor's, at least 1 and at most n_chunks().
+  int threads() const noexcept { return threads_; }
   std::size_t dim() const noexcept override { return model_->dim(); }
   double log_density_grad(const double* q, double* grad) const override;
 
