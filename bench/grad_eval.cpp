@@ -95,9 +95,8 @@ struct options {
 [[noreturn]] void usage(const std::string& problem, int status = 2) {
   std::fprintf(stderr,
                "%s\nusage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] "
-               "[--min-time SEC] [--deep-chains C] [--threads T] [n ...]\n  n: observations, default 30000 "
-               "300000 (1e6 and "
-               "3e5 are accepted)\n",
+               "[--min-time SEC] [--deep-chains C] [--threads T] [n ...]\n  n: observations, "
+               "default 30000 300000 (1e6 and 3e5 are accepted)\n",
                problem.c_str());
   std::exit(status);
 }

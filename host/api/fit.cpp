@@ -233,11 +233,12 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
                               ? options.threads_per_chain
                               : std::max(1, static_cast<int>(hardware) / std::max(n_threads, 1));
   // No more threads than chunks of rows to share (1 below 8,192 rows), none on the GPU's host.
-  threads_per_chain =
-      options.backend != backend_kind::cpu
-          ? 1
-          : static_cast<int>(std::min(static_cast<std::size_t>(threads_per_chain),
-                                      detail::plan_row_chunks(*p.design_ptr).size()));
+  if (options.backend != backend_kind::cpu) {
+    threads_per_chain = 1;
+  } else if (threads_per_chain > 1) {
+    threads_per_chain = static_cast<int>(std::min(static_cast<std::size_t>(threads_per_chain),
+                                                  detail::plan_row_chunks(*p.design_ptr).size()));
+  }
   if (options.threads == 0 && options.backend == backend_kind::cpu) {
     // Automatic: no more chains at once than the available memory holds at the deepest trees
     // (a 10M-row model's chains take about 2 GB each at depth 10), rather than run out of it.

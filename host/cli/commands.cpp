@@ -258,9 +258,9 @@ void print_summary(const std::vector<std::string>& files, const std::string& for
 int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) {
   const args a(argc, argv, 2,
                {"data", "formula", "family", "prior", "centered", "chains", "chain-id", "threads",
-                "threads-per-chain", "warmup", "samples", "thin", "seed", "adapt-delta", "stepsize", "max-depth",
-                "metric", "metric-init", "init", "init-from", "backend", "output-dir",
-                "output-prefix", "save-group-effects", "sig-figs", "progress"},
+                "threads-per-chain", "warmup", "samples", "thin", "seed", "adapt-delta",
+                "stepsize", "max-depth", "metric", "metric-init", "init", "init-from", "backend",
+                "output-dir", "output-prefix", "save-group-effects", "sig-figs", "progress"},
                {"help", "quiet", "no-adapt", "save-warmup"});
   if (a.has("help")) {
     out << sample_usage;
@@ -344,8 +344,8 @@ int command_sample(int argc, char** argv, std::ostream& out, std::ostream& err) 
     return 130;
   }
   if (!quiet) {
-    out << "Sampled " << o.chains << (o.chains == 1 ? " chain in " : " chains in ") << std::fixed << std::setprecision(1)
-        << result.seconds << " s (" << std::setprecision(0)
+    out << "Sampled " << o.chains << (o.chains == 1 ? " chain in " : " chains in ") << std::fixed
+        << std::setprecision(1) << result.seconds << " s (" << std::setprecision(0)
         << static_cast<double>(result.n_gradients) / result.seconds
         << " gradients per second), " << result.chains_at_once << " at a time on "
         << result.threads_per_chain << (result.threads_per_chain == 1 ? " thread" : " threads")

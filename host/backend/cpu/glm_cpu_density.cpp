@@ -34,11 +34,12 @@ kernels::glm_family_id family_id(family f) {
 /// value of Z is 1 (only (1 | g) terms, e.g. lme4's InstEval) and is not read: 1 · x is x
 /// exactly, so again the same bits, for 24 fewer bytes a row at three terms (InstEval: 1.3× the
 /// gradients per second, session 12).
-/// eta_r holds Xβ on entry. For each row i of [begin, end) it completes η_i with (Zu)_i and the offset, evaluates
-/// the family, overwrites η_i with r_i = d log p / d η_i (η_i is not read again), and scatters r_i
-/// along row i of Z into g_u, which must be zero: ∇u = Zᵀr. Each sum of g_u then runs over the
-/// observations in order, the order a gather along the rows of transpose(Z) would take, so no
-/// copy of Zᵀ is needed. Returns Σ log p and Σ sq_residual over the rows.
+/// eta_r holds Xβ on entry. For each row i of [begin, end) it completes η_i with (Zu)_i and the
+/// offset, evaluates the family, overwrites η_i with r_i = d log p / d η_i (η_i is not read
+/// again), and scatters r_i along row i of Z into g_u, which must be zero where these rows touch
+/// it: Zᵀr over the rows. Each sum of g_u then runs over the rows in order, the order a gather
+/// along the rows of transpose(Z) would take, so no copy of Zᵀ is needed. Returns Σ log p and
+/// Σ sq_residual over the rows.
 template <kernels::glm_family_id F, int kRowLength, bool kUnitValues>
 void observation_pass(const design& d, std::size_t begin, std::size_t end, double sigma,
                       const double* u, double* eta_r, double* g_u, double* log_lik,
