@@ -34,8 +34,13 @@
  *  alternately with the one-thread density in the same loop, as a `threads` line: both medians,
  *  their ratio, and whether the two gave the same bits (they must).
  *
+ *  --data FILE.csv --formula F [--family F] times one data set's model instead (as `hbglm
+ *  sample` builds it, default priors; lme4's InstEval, say): one `data` line with the median
+ *  processor and wall time, and the `threads` line with --threads T.
+ *
  *  Usage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] [--min-time SEC]
  *                               [--deep-chains C] [--threads T] [n ...]
+ *         hbglm_bench_grad_eval --data FILE.csv --formula F [--family F] [--threads T] ...
  *  Output: a table on stdout (CSV with --csv; the description and the profile then go to
  *  stderr). */
 
@@ -90,12 +95,16 @@ struct options {
   double min_seconds = 1.0;
   int deep_chains = 0;  ///< chains at the deepest tree per data set (0: none)
   int threads = 1;      ///< > 1: also time a density whose evaluations use this many threads
+  /// --data: time this CSV's model instead of the simulated election data.
+  std::string data_path, formula, family = "gaussian";
 };
 
 [[noreturn]] void usage(const std::string& problem, int status = 2) {
   std::fprintf(stderr,
                "%s\nusage: hbglm_bench_grad_eval [--csv] [--profile] [--seed S] [--min-reps N] "
-               "[--min-time SEC] [--deep-chains C] [--threads T] [n ...]\n  n: observations, "
+               "[--min-time SEC] [--deep-chains C] [--threads T] [n ...]\n       "
+               "hbglm_bench_grad_eval --data FILE.csv --formula F [--family F] [--seed S] "
+               "[--min-reps N] [--min-time SEC] [--threads T]\n  n: observations, "
                "default 30000 300000 (1e6 and 3e5 are accepted)\n",
                problem.c_str());
   std::exit(status);
@@ -124,6 +133,12 @@ options parse_args(int argc, char** argv) {
         o.deep_chains = std::max(0, std::min(64, std::stoi(next())));
       } else if (a == "--threads") {
         o.threads = std::max(1, std::min(1024, std::stoi(next())));
+      } else if (a == "--data") {
+        o.data_path = next();
+      } else if (a == "--formula") {
+        o.formula = next();
+      } else if (a == "--family") {
+        o.family = next();
       } else if (a == "--help" || a == "-h") {
         usage("Times the log density + gradient of the election model on the CPU.", 0);
       } else if (!a.empty() && a[0] != '-') {
@@ -135,6 +150,12 @@ options parse_args(int argc, char** argv) {
       }
     } catch (const std::logic_error&) {  // stoi/stod: not a number, out of range
       usage("not a number after or in " + a);
+    }
+  }
+  if (!o.data_path.empty()) {
+    if (o.formula.empty()) usage("--data needs --formula");
+    if (!o.sizes.empty() || o.profile || o.deep_chains > 0 || o.csv) {
+      usage("--data times one data set: no sizes, --profile, --deep-chains or --csv");
     }
   }
   if (o.sizes.empty()) o.sizes = {30000, 300000};
@@ -776,11 +797,51 @@ bool profile(const hbglm::problem& prob, const std::vector<double>& q,
   return agree;
 }
 
+
+/// --data: the library's density on a CSV file's model (as `hbglm sample` builds it, default
+/// priors), at fixed_q, one thread (and T threads with --threads T, alternately).
+/// @return whether the threaded density gave the same bits (true without --threads)
+bool time_data_file(const options& o, std::FILE* out) {
+  hbglm::problem_spec spec;
+  spec.data_path = o.data_path;
+  spec.formula = o.formula;
+  spec.family = o.family;
+  const hbglm::problem prob = hbglm::load_problem(spec);
+  const hbglm::design& d = *prob.design_ptr;
+  const std::size_t dim = prob.model_ptr->dim();
+  hbglm::detail::glm_cpu_density density(prob.model_ptr);
+  const std::vector<double> q = fixed_q(dim, o.seed);
+  std::vector<double> grad(dim);
+  const double lp = density.log_density_grad(q.data(), grad.data());
+  const timing t = time_median([&] { density.log_density_grad(q.data(), grad.data()); }, o);
+  std::fprintf(out,
+               "data file=%s family=%s n=%zu p=%zu z_entries_per_row=%.2f n_u=%zu dim=%zu "
+               "lp=%.17g grad_ms=%.4f wall_ms=%.4f reps=%d\n",
+               o.data_path.c_str(), o.family.c_str(), d.n_obs, d.n_coefs(),
+               d.n_obs > 0 ? static_cast<double>(d.Z.n_nonzeros()) / static_cast<double>(d.n_obs)
+                           : 0.0,
+               d.n_u, dim, lp, 1e3 * t.cpu_s, 1e3 * t.wall_s, t.reps);
+  std::fflush(out);
+  if (o.threads <= 1) return true;
+  result r;
+  r.n = d.n_obs;
+  r.family = o.family;
+  return time_threads(density, prob, q, grad, lp, r, o, out);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const options o = parse_args(argc, argv);
   std::FILE* meta = o.csv ? stderr : stdout;
+  if (!o.data_path.empty()) {
+    try {
+      return time_data_file(o, stdout) ? 0 : 1;
+    } catch (const hbglm::error& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
   bool copies_agree = true;  // --profile: every profiling copy matched the library
   bool deep_reached = true;  // --deep-chains: every chain got to the deepest tree
   {

@@ -25,6 +25,15 @@ kernels::glm_family_id family_id(family f) {
   return kernels::glm_family_id::gaussian_identity;
 }
 
+/// Xβ and Xᵀr inside the observation pass (observation_pass's kFusedX): β, and where the pass
+/// writes its rows' Xᵀr (room for max_fused_coefficients values, the first p of them X's; null:
+/// Xβ and Xᵀr are done outside the pass).
+struct fused_x {
+  std::size_t p = 0;
+  const double* beta = nullptr;
+  double* xtr = nullptr;
+};
+
 /// The pass over observations, instantiated per family so the family switch is outside the loop,
 /// and per row length: Z's rows all hold K entries (one per coefficient of each group-level
 /// term) and for K up to max_fixed_row_length the inner loops have a compile-time trip count
@@ -34,19 +43,42 @@ kernels::glm_family_id family_id(family f) {
 /// value of Z is 1 (only (1 | g) terms, e.g. lme4's InstEval) and is not read: 1 · x is x
 /// exactly, so again the same bits, for 24 fewer bytes a row at three terms (InstEval: 1.3× the
 /// gradients per second, session 12).
-/// eta_r holds Xβ on entry. For each row i of [begin, end) it completes η_i with (Zu)_i and the
-/// offset, evaluates the family, overwrites η_i with r_i = d log p / d η_i (η_i is not read
-/// again), and scatters r_i along row i of Z into g_u, which must be zero where these rows touch
-/// it: Zᵀr over the rows. Each sum of g_u then runs over the rows in order, the order a gather
-/// along the rows of transpose(Z) would take, so no copy of Zᵀ is needed. Returns Σ log p and
-/// Σ sq_residual over the rows.
-template <kernels::glm_family_id F, int kRowLength, bool kUnitValues>
+///
+/// For each row i of [begin, end) it forms η_i = (Xβ)_i + (Zu)_i + offset_i, evaluates the
+/// family, and scatters r_i = d log p / d η_i along row i of Z into g_u, which must be zero where
+/// these rows touch it: Zᵀr over the rows. Each sum of g_u then runs over the rows in order, the
+/// order a gather along the rows of transpose(Z) would take, so no copy of Zᵀ is needed. Returns
+/// Σ log p and Σ sq_residual over the rows.
+///
+/// Xβ and Xᵀr: with kFusedX > 0 (2 or 4) the pass forms (Xβ)_i from row i of X itself and sums Xᵀr into
+/// @p x.xtr, for designs of at most max_fused_coefficients columns (then a separate Xβ costs
+/// more than the pass: zeroing η, a matrix-vector product and another for Xᵀr read and write η
+/// twice for a few products per row; InstEval, session 14); eta_r is not used. Otherwise eta_r
+/// holds Xβ on entry and the pass overwrites η_i with r_i (η_i is not read again), for Xᵀr after.
+template <kernels::glm_family_id F, int kRowLength, bool kUnitValues, int kFusedX>
 void observation_pass(const design& d, std::size_t begin, std::size_t end, double sigma,
-                      const double* u, double* eta_r, double* g_u, double* log_lik,
-                      double* sq_residual) {
+                      const double* u, const fused_x& x, double* eta_r, double* g_u,
+                      double* log_lik, double* sq_residual) {
   double lp = 0.0, sq = 0.0;
   const bool has_se = !d.se.empty();
   const csr_matrix& z = d.Z;
+  // kFusedX columns of X, p of them X's and the rest X's first again with β = 0: each row's
+  // (Xβ)_i gains exact zeros and the extra sums of Xᵀr are dropped. Loops to that compile-time
+  // count, the sums copied out whole, let the compiler keep β and the sums in registers; a loop
+  // to the run-time p (or copying out only p sums) keeps the sums in memory, and each row then
+  // waits on the last one's store: InstEval 25% slower than the passes apart, against 11%
+  // faster this way (session 14). A test of c < p per column costs as much as the saving.
+  constexpr int m = kFusedX > 0 ? kFusedX : 1;
+  const std::size_t n = d.n_obs, p = x.p;
+  const double* __restrict x_data = d.X.data();
+  std::size_t x_cols[m] = {};
+  double beta[m] = {}, xtr[m] = {};
+  if constexpr (kFusedX > 0) {
+    for (std::size_t c = 0; c < static_cast<std::size_t>(m); ++c) {
+      x_cols[c] = c < p ? c * n : 0;
+      beta[c] = c < p ? x.beta[c] : 0.0;
+    }
+  }
   for (std::size_t i = begin; i < end; ++i) {
     const auto row_begin = kRowLength > 0 ? i * static_cast<std::size_t>(kRowLength)
                                           : static_cast<std::size_t>(z.row_ptr[i]);
@@ -57,14 +89,25 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
       const double u_e = u[static_cast<std::size_t>(z.col_idx[e])];
       zu += kUnitValues ? u_e : z.values[e] * u_e;
     }
-    const double eta = eta_r[i] + (zu + (d.offset.empty() ? 0.0 : d.offset[i]));
+    double x_beta;
+    if constexpr (kFusedX > 0) {
+      x_beta = x_data[x_cols[0] + i] * beta[0];
+      for (int c = 1; c < m; ++c) x_beta += x_data[x_cols[c] + i] * beta[c];
+    } else {
+      x_beta = eta_r[i];
+    }
+    const double eta = x_beta + (zu + (d.offset.empty() ? 0.0 : d.offset[i]));
     const double trials = d.trials.empty() ? 0.0 : d.trials[i];
     const double scale = has_se ? d.se[i] : sigma;
     const kernels::glm_observation_terms t = kernels::glm_observation(F, d.y[i], eta, trials,
                                                                       scale);
     lp += t.log_lik;
     sq += t.sq_residual;
-    eta_r[i] = t.d_eta;
+    if constexpr (kFusedX > 0) {
+      for (int c = 0; c < m; ++c) xtr[c] += x_data[x_cols[c] + i] * t.d_eta;
+    } else {
+      eta_r[i] = t.d_eta;
+    }
     for (std::size_t e = row_begin; e < row_end; ++e) {
       const double g_e = kUnitValues ? t.d_eta : z.values[e] * t.d_eta;
       g_u[static_cast<std::size_t>(z.col_idx[e])] += g_e;
@@ -72,6 +115,9 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
   }
   *log_lik = lp;
   *sq_residual = sq;
+  if constexpr (kFusedX > 0) {
+    for (int c = 0; c < m; ++c) x.xtr[c] = xtr[c];
+  }
 }
 
 /// Rows of Z with a compile-time length: 1 to this many entries (the election model has 9).
@@ -94,50 +140,74 @@ bool all_values_one(const csr_matrix& z) {
 
 /// observation_pass for family F with the row length given at run time (0: per row); unit values
 /// only with a fixed row length (the constructor asks for both).
-template <kernels::glm_family_id F, int kLength = max_fixed_row_length>
+template <kernels::glm_family_id F, int kFusedX, int kLength = max_fixed_row_length>
 void observation_pass_of_length(std::size_t row_length, bool unit_values, const design& d,
                                 std::size_t begin, std::size_t end, double sigma,
-                                const double* u, double* eta_r, double* g_u, double* log_lik,
-                                double* sq_residual) {
+                                const double* u, const fused_x& x, double* eta_r, double* g_u,
+                                double* log_lik, double* sq_residual) {
   if constexpr (kLength == 0) {
-    observation_pass<F, 0, false>(d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
+    observation_pass<F, 0, false, kFusedX>(d, begin, end, sigma, u, x, eta_r, g_u, log_lik,
+                                           sq_residual);
   } else {
     if (row_length == static_cast<std::size_t>(kLength)) {
       if (unit_values) {
-        observation_pass<F, kLength, true>(d, begin, end, sigma, u, eta_r, g_u, log_lik,
-                                           sq_residual);
+        observation_pass<F, kLength, true, kFusedX>(d, begin, end, sigma, u, x, eta_r, g_u,
+                                                    log_lik, sq_residual);
       } else {
-        observation_pass<F, kLength, false>(d, begin, end, sigma, u, eta_r, g_u, log_lik,
-                                            sq_residual);
+        observation_pass<F, kLength, false, kFusedX>(d, begin, end, sigma, u, x, eta_r, g_u,
+                                                     log_lik, sq_residual);
       }
     } else {
-      observation_pass_of_length<F, kLength - 1>(row_length, unit_values, d, begin, end, sigma,
-                                                 u, eta_r, g_u, log_lik, sq_residual);
+      observation_pass_of_length<F, kFusedX, kLength - 1>(row_length, unit_values, d, begin,
+                                                          end, sigma, u, x, eta_r, g_u, log_lik,
+                                                          sq_residual);
     }
+  }
+}
+
+/// observation_pass_of_length with Xβ and Xᵀr outside the pass (x.xtr null) or inside it, over
+/// 2 or 4 columns (p rounded up).
+template <kernels::glm_family_id F>
+void observation_pass_of_fusion(std::size_t row_length, bool unit_values, const design& d,
+                                std::size_t begin, std::size_t end, double sigma,
+                                const double* u, const fused_x& x, double* eta_r, double* g_u,
+                                double* log_lik, double* sq_residual) {
+  static_assert(max_fused_coefficients == 4, "the fused column counts below end at 4");
+  const auto pass = [&](auto columns) {
+    observation_pass_of_length<F, decltype(columns)::value>(row_length, unit_values, d, begin,
+                                                            end, sigma, u, x, eta_r, g_u,
+                                                            log_lik, sq_residual);
+  };
+  if (x.xtr == nullptr) {
+    pass(std::integral_constant<int, 0>{});
+  } else if (x.p <= 2) {
+    pass(std::integral_constant<int, 2>{});
+  } else {
+    pass(std::integral_constant<int, 4>{});
   }
 }
 
 /// observation_pass for the family of @p d (the switch outside the loop).
 void observation_pass_of_family(std::size_t row_length, bool unit_values, const design& d,
                                 std::size_t begin, std::size_t end, double sigma,
-                                const double* u, double* eta_r, double* g_u, double* log_lik,
-                                double* sq_residual) {
+                                const double* u, const fused_x& x, double* eta_r, double* g_u,
+                                double* log_lik, double* sq_residual) {
   switch (family_id(d.family)) {
     case kernels::glm_family_id::gaussian_identity:
-      observation_pass_of_length<kernels::glm_family_id::gaussian_identity>(
-          row_length, unit_values, d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
+      observation_pass_of_fusion<kernels::glm_family_id::gaussian_identity>(
+          row_length, unit_values, d, begin, end, sigma, u, x, eta_r, g_u, log_lik, sq_residual);
       break;
     case kernels::glm_family_id::bernoulli_logit:
-      observation_pass_of_length<kernels::glm_family_id::bernoulli_logit>(
-          row_length, unit_values, d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
+      observation_pass_of_fusion<kernels::glm_family_id::bernoulli_logit>(
+          row_length, unit_values, d, begin, end, sigma, u, x, eta_r, g_u, log_lik, sq_residual);
       break;
     case kernels::glm_family_id::binomial_logit:
-      observation_pass_of_length<kernels::glm_family_id::binomial_logit>(
-          row_length, unit_values, d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
+      observation_pass_of_fusion<kernels::glm_family_id::binomial_logit>(
+          row_length, unit_values, d, begin, end, sigma, u, x, eta_r, g_u, log_lik, sq_residual);
       break;
     case kernels::glm_family_id::poisson_log:
-      observation_pass_of_length<kernels::glm_family_id::poisson_log>(
-          row_length, unit_values, d, begin, end, sigma, u, eta_r, g_u, log_lik, sq_residual);
+      observation_pass_of_fusion<kernels::glm_family_id::poisson_log>(
+          row_length, unit_values, d, begin, end, sigma, u, x, eta_r, g_u, log_lik, sq_residual);
       break;
   }
 }
@@ -227,7 +297,7 @@ glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m, int threads,
                                  std::size_t min_chunk_rows)
     : model_(std::move(m)) {
   const design& d = model_->data();
-  eta_r_.resize(d.n_obs);
+  if (d.n_coefs() == 0 || d.n_coefs() > max_fused_coefficients) eta_r_.resize(d.n_obs);
   u_.resize(d.n_u);
   g_u_.resize(d.n_u);
   row_length_ = uniform_row_length(d.Z, d.n_obs);
@@ -247,6 +317,16 @@ void glm_cpu_density::evaluate_chunk(std::size_t k, double* g_u) const {
   const design& d = model_->data();
   const row_chunk& c = chunks_[k];
   const std::size_t n = d.n_obs, p = d.n_coefs();
+  double* xtr = chunk_xtr_.data() + k * p;
+  if (eta_r_.empty()) {
+    // Few coefficients: Xβ and Xᵀr row by row inside the pass.
+    double sums[max_fused_coefficients];
+    observation_pass_of_family(row_length_, unit_values_, d, c.begin, c.end, values_.sigma,
+                               u_.data(), fused_x{p, values_.beta.data(), sums}, nullptr, g_u,
+                               &chunk_log_lik_[k], &chunk_sq_residual_[k]);
+    std::copy(sums, sums + p, xtr);
+    return;
+  }
   const auto rows = static_cast<Eigen::Index>(c.end - c.begin);
   const auto first_row = static_cast<Eigen::Index>(c.begin);
   Eigen::Map<const Eigen::MatrixXd> x_all(d.X.data(), static_cast<Eigen::Index>(n),
@@ -266,14 +346,11 @@ void glm_cpu_density::evaluate_chunk(std::size_t k, double* g_u) const {
   }
   // η, the likelihood, r = d log p / d η (in eta_r) and ∇u = Zᵀr, in one pass.
   observation_pass_of_family(row_length_, unit_values_, d, c.begin, c.end, values_.sigma,
-                             u_.data(), eta_r_.data(), g_u, &chunk_log_lik_[k],
-                             &chunk_sq_residual_[k]);
+                             u_.data(), fused_x{p, nullptr, nullptr}, eta_r_.data(), g_u,
+                             &chunk_log_lik_[k], &chunk_sq_residual_[k]);
   // Xᵀr over the chunk's rows.
-  if (p > 0) {
-    Eigen::Map<const Eigen::VectorXd> r(eta_r_.data() + c.begin, rows);
-    Eigen::Map<Eigen::VectorXd>(chunk_xtr_.data() + k * p, static_cast<Eigen::Index>(p))
-        .noalias() = x.transpose() * r;
-  }
+  Eigen::Map<const Eigen::VectorXd> r(eta_r_.data() + c.begin, rows);
+  Eigen::Map<Eigen::VectorXd>(xtr, static_cast<Eigen::Index>(p)).noalias() = x.transpose() * r;
 }
 
 void glm_cpu_density::observation_passes() const {

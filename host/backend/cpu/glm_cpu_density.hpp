@@ -30,6 +30,13 @@ constexpr std::size_t default_min_chunk_rows = 4096;
 /// Chunks at most: the most threads one chain can use.
 constexpr std::size_t max_row_chunks = 16;
 
+/// Designs with 1 to this many population-level coefficients form Xβ and Xᵀr inside the
+/// observation pass, row by row, and hold no vector η (glm_cpu_density.cpp, observation_pass);
+/// wider ones take them as matrix-vector products in column panels, around the pass. Measured
+/// (bench/grad_eval --data, 100k rows, two (1 | g) terms; session 14): inside the pass is 15%
+/// faster at p = 2, 7% at 4, and slower from 6 on (15% at 6, 4% at 8).
+constexpr std::size_t max_fused_coefficients = 4;
+
 /** How the observation pass splits the rows of @p d: into near-equal chunks, as many as the
  *  greatest power of 2 up to n / @p min_chunk_rows and max_row_chunks (a power of 2 so that 2,
  *  4, 8 or 16 threads share them evenly), halved while the chunks after the first touch more
@@ -63,7 +70,8 @@ class glm_cpu_density final : public log_density_function {
   void observation_passes() const;
 
   std::shared_ptr<const model> model_;
-  /// η, overwritten by r = d log p / d η in the observation pass (one vector of n, not two).
+  /// η, overwritten by r = d log p / d η in the observation pass (one vector of n, not two);
+  /// empty when Xβ and Xᵀr are formed inside the pass (max_fused_coefficients).
   mutable std::vector<double> eta_r_;
   mutable std::vector<double> u_, g_u_;
   /// The length of every row of Z when they are all alike (the usual case: one entry per
