@@ -259,6 +259,17 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
       n_threads = fitting;
     }
   }
+  if (threads_per_chain > 1 &&
+      static_cast<unsigned>(n_threads) * static_cast<unsigned>(threads_per_chain) > hardware) {
+    // A chain's threads meet at barriers once or twice a gradient: a thread that waits for a
+    // core holds back the others, which spin meanwhile (3 threads on 2 cores: twice the time).
+    const int fits = std::max(1, static_cast<int>(hardware) / std::max(n_threads, 1));
+    log << "note: " << n_threads << (n_threads == 1 ? " chain" : " chains") << " at a time with "
+        << threads_per_chain << " threads each take " << n_threads * threads_per_chain
+        << " threads, more than the " << hardware << " cores: a chain's threads wait for each "
+        << "other at every gradient, so this runs slower than with --threads-per-chain " << fits
+        << " (the draws are the same)\n";
+  }
   std::vector<std::exception_ptr> failures(static_cast<std::size_t>(options.chains));
   std::vector<std::size_t> evaluations(static_cast<std::size_t>(options.chains), 0);
   std::vector<mcmc::chain_result> chain_results(static_cast<std::size_t>(options.chains));

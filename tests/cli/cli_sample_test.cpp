@@ -113,6 +113,10 @@ TEST(CliSample, SameSeedGivesIdenticalFilesWhateverTheThreadsPerChain) {
                             (used == 1 ? " thread each" : " threads each")),
               std::string::npos)
         << r.output;
+    // More threads than cores: a note says that the chain's threads will wait for each other.
+    const bool oversubscribed =
+        used > 1 && static_cast<unsigned>(used) > std::max(1u, std::thread::hardware_concurrency());
+    EXPECT_EQ(r.output.find("more than the") != std::string::npos, oversubscribed) << r.output;
     for (int c = 1; c <= 2; ++c) {
       files.push_back(stable_lines(out / ("hbglm_" + std::to_string(c) + ".csv")));
       EXPECT_GT(files.back().size(), 40u);
