@@ -50,11 +50,11 @@ struct fused_x {
 /// order a gather along the rows of transpose(Z) would take, so no copy of Zᵀ is needed. Returns
 /// Σ log p and Σ sq_residual over the rows.
 ///
-/// Xβ and Xᵀr: with kFusedX > 0 (2 or 4) the pass forms (Xβ)_i from row i of X itself and sums Xᵀr into
-/// @p x.xtr, for designs of at most max_fused_coefficients columns (then a separate Xβ costs
-/// more than the pass: zeroing η, a matrix-vector product and another for Xᵀr read and write η
-/// twice for a few products per row; InstEval, session 14); eta_r is not used. Otherwise eta_r
-/// holds Xβ on entry and the pass overwrites η_i with r_i (η_i is not read again), for Xᵀr after.
+/// Xβ and Xᵀr: with kFusedX > 0 (2 or 4) the pass forms (Xβ)_i from row i of X itself and sums
+/// Xᵀr into @p x.xtr, for designs of a few columns (fuses_x_into_pass: then Xβ and Xᵀr apart
+/// cost more than the pass, zeroing η and two matrix-vector products that write and read η for
+/// a few products a row; InstEval, session 14); eta_r is not used. Otherwise eta_r holds Xβ on
+/// entry and the pass overwrites η_i with r_i (η_i is not read again), for Xᵀr after.
 template <kernels::glm_family_id F, int kRowLength, bool kUnitValues, int kFusedX>
 void observation_pass(const design& d, std::size_t begin, std::size_t end, double sigma,
                       const double* u, const fused_x& x, double* eta_r, double* g_u,
@@ -118,6 +118,12 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
   if constexpr (kFusedX > 0) {
     for (int c = 0; c < m; ++c) x.xtr[c] = xtr[c];
   }
+}
+
+/// Whether the observation pass forms Xβ and Xᵀr for @p d itself (see max_fused_coefficients).
+bool fuses_x_into_pass(const design& d) {
+  const std::size_t p = d.n_coefs();
+  return p >= 1 && (p <= 2 || (p <= max_fused_coefficients && d.family == family::gaussian));
 }
 
 /// Rows of Z with a compile-time length: 1 to this many entries (the election model has 9).
@@ -297,7 +303,7 @@ glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m, int threads,
                                  std::size_t min_chunk_rows)
     : model_(std::move(m)) {
   const design& d = model_->data();
-  if (d.n_coefs() == 0 || d.n_coefs() > max_fused_coefficients) eta_r_.resize(d.n_obs);
+  if (!fuses_x_into_pass(d)) eta_r_.resize(d.n_obs);
   u_.resize(d.n_u);
   g_u_.resize(d.n_u);
   row_length_ = uniform_row_length(d.Z, d.n_obs);

@@ -30,11 +30,14 @@ constexpr std::size_t default_min_chunk_rows = 4096;
 /// Chunks at most: the most threads one chain can use.
 constexpr std::size_t max_row_chunks = 16;
 
-/// Designs with 1 to this many population-level coefficients form Xβ and Xᵀr inside the
-/// observation pass, row by row, and hold no vector η (glm_cpu_density.cpp, observation_pass);
-/// wider ones take them as matrix-vector products in column panels, around the pass. Measured
-/// (bench/grad_eval --data, 100k rows, two (1 | g) terms; session 14): inside the pass is 15%
-/// faster at p = 2, 7% at 4, and slower from 6 on (15% at 6, 4% at 8).
+/// The most population-level coefficients whose Xβ and Xᵀr the observation pass forms itself,
+/// row by row, holding no vector η (glm_cpu_density.cpp, fuses_x_into_pass: 1 or 2 for every
+/// family, 3 or 4 for the gaussian); other designs take them as matrix-vector products in column
+/// panels around the pass. Measured (bench/grad_eval --data; session 14): inside the pass, one
+/// gradient of 100k rows is 9-12% faster at p = 2-4 with the gaussian family, 7% (poisson) and 2%
+/// (bernoulli) at p = 2, no faster at p = 4 for those, and 3-7% slower for lme4's small cbpp and
+/// grouseticks at p = 4 (their pass calls libm's exp and log1p, around which the sums are
+/// spilled); over 8 columns it was slower from p = 6 on (15% at 6, 4% at 8).
 constexpr std::size_t max_fused_coefficients = 4;
 
 /** How the observation pass splits the rows of @p d: into near-equal chunks, as many as the
