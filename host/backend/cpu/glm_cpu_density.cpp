@@ -355,8 +355,10 @@ void glm_cpu_density::evaluate_chunk(std::size_t k, double* g_u) const {
                              u_.data(), fused_x{p, nullptr, nullptr}, eta_r_.data(), g_u,
                              &chunk_log_lik_[k], &chunk_sq_residual_[k]);
   // Xᵀr over the chunk's rows.
-  Eigen::Map<const Eigen::VectorXd> r(eta_r_.data() + c.begin, rows);
-  Eigen::Map<Eigen::VectorXd>(xtr, static_cast<Eigen::Index>(p)).noalias() = x.transpose() * r;
+  if (p > 0) {
+    Eigen::Map<const Eigen::VectorXd> r(eta_r_.data() + c.begin, rows);
+    Eigen::Map<Eigen::VectorXd>(xtr, static_cast<Eigen::Index>(p)).noalias() = x.transpose() * r;
+  }
 }
 
 void glm_cpu_density::observation_passes() const {
