@@ -3,6 +3,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #ifdef _OPENMP
@@ -60,8 +61,16 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
                       const double* u, const fused_x& x, double* eta_r, double* g_u,
                       double* log_lik, double* sq_residual) {
   double lp = 0.0, sq = 0.0;
-  const bool has_se = !d.se.empty();
-  const csr_matrix& z = d.Z;
+  // The design's arrays as local restrict pointers: otherwise each store into g_u might change
+  // the vectors' own pointers, and the compiler reloads them row after row.
+  const std::int32_t* __restrict row_ptr = d.Z.row_ptr.data();
+  const std::int32_t* __restrict col_idx = d.Z.col_idx.data();
+  const double* __restrict z_values = d.Z.values.data();
+  const double* __restrict y = d.y.data();
+  const double* __restrict offset = d.offset.empty() ? nullptr : d.offset.data();
+  const double* __restrict se = d.se.empty() ? nullptr : d.se.data();
+  const double* __restrict trials = d.trials.empty() ? nullptr : d.trials.data();
+  const double inv_sigma = 1.0 / sigma;
   // kFusedX columns of X, p of them X's and the rest X's first again with β = 0: each row's
   // (Xβ)_i gains exact zeros and the extra sums of Xᵀr are dropped. Loops to that compile-time
   // count, the sums copied out whole, let the compiler keep β and the sums in registers; a loop
@@ -81,13 +90,13 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
   }
   for (std::size_t i = begin; i < end; ++i) {
     const auto row_begin = kRowLength > 0 ? i * static_cast<std::size_t>(kRowLength)
-                                          : static_cast<std::size_t>(z.row_ptr[i]);
+                                          : static_cast<std::size_t>(row_ptr[i]);
     const auto row_end = kRowLength > 0 ? row_begin + static_cast<std::size_t>(kRowLength)
-                                        : static_cast<std::size_t>(z.row_ptr[i + 1]);
+                                        : static_cast<std::size_t>(row_ptr[i + 1]);
     double zu = 0.0;
     for (std::size_t e = row_begin; e < row_end; ++e) {
-      const double u_e = u[static_cast<std::size_t>(z.col_idx[e])];
-      zu += kUnitValues ? u_e : z.values[e] * u_e;
+      const double u_e = u[static_cast<std::size_t>(col_idx[e])];
+      zu += kUnitValues ? u_e : z_values[e] * u_e;
     }
     double x_beta;
     if constexpr (kFusedX > 0) {
@@ -96,11 +105,14 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
     } else {
       x_beta = eta_r[i];
     }
-    const double eta = x_beta + (zu + (d.offset.empty() ? 0.0 : d.offset[i]));
-    const double trials = d.trials.empty() ? 0.0 : d.trials[i];
-    const double scale = has_se ? d.se[i] : sigma;
-    const kernels::glm_observation_terms t = kernels::glm_observation(F, d.y[i], eta, trials,
-                                                                      scale);
+    const double eta = x_beta + (zu + (offset != nullptr ? offset[i] : 0.0));
+    kernels::glm_observation_terms t;
+    if constexpr (F == kernels::glm_family_id::gaussian_identity) {
+      t = kernels::glm_gaussian_identity_of_inverse(y[i], eta,
+                                                    se != nullptr ? 1.0 / se[i] : inv_sigma);
+    } else {
+      t = kernels::glm_observation(F, y[i], eta, trials != nullptr ? trials[i] : 0.0, sigma);
+    }
     lp += t.log_lik;
     sq += t.sq_residual;
     if constexpr (kFusedX > 0) {
@@ -109,8 +121,8 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
       eta_r[i] = t.d_eta;
     }
     for (std::size_t e = row_begin; e < row_end; ++e) {
-      const double g_e = kUnitValues ? t.d_eta : z.values[e] * t.d_eta;
-      g_u[static_cast<std::size_t>(z.col_idx[e])] += g_e;
+      const double g_e = kUnitValues ? t.d_eta : z_values[e] * t.d_eta;
+      g_u[static_cast<std::size_t>(col_idx[e])] += g_e;
     }
   }
   *log_lik = lp;
