@@ -23,7 +23,8 @@ std::size_t cpu_chain_bytes(std::size_t n_obs, std::size_t dim, int max_depth,
           : 0;
   const std::size_t vectors =
       mcmc::nuts::vectors_held_at_depth(max_depth) + k_adaptation_vectors + chunk_vectors;
-  // η (overwritten by r) per observation: glm_cpu_density.
+  // η (overwritten by r) of a chunk's rows per thread, at most n (glm_cpu_density; none when
+  // Xβ is formed inside the pass): counted as n, an upper bound.
   return 8 * dim * vectors + 8 * n_obs + 3 * 8 * n_dense * n_dense;
 }
 

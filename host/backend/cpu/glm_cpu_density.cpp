@@ -54,8 +54,9 @@ struct fused_x {
 /// Xβ and Xᵀr: with kFusedX > 0 (2 or 4) the pass forms (Xβ)_i from row i of X itself and sums
 /// Xᵀr into @p x.xtr, for designs of a few columns (fuses_x_into_pass: then Xβ and Xᵀr apart
 /// cost more than the pass, zeroing η and two matrix-vector products that write and read η for
-/// a few products a row; InstEval, session 14); eta_r is not used. Otherwise eta_r holds Xβ on
-/// entry and the pass overwrites η_i with r_i (η_i is not read again), for Xᵀr after.
+/// a few products a row; InstEval, session 14); eta_r is not used. Otherwise eta_r[i - begin]
+/// holds (Xβ)_i on entry (a vector of the chunk's rows) and the pass overwrites it with r_i (η_i
+/// is not read again), for Xᵀr after.
 template <kernels::glm_family_id F, int kRowLength, bool kUnitValues, int kFusedX>
 void observation_pass(const design& d, std::size_t begin, std::size_t end, double sigma,
                       const double* u, const fused_x& x, double* eta_r, double* g_u,
@@ -103,7 +104,7 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
       x_beta = x_data[x_cols[0] + i] * beta[0];
       for (int c = 1; c < m; ++c) x_beta += x_data[x_cols[c] + i] * beta[c];
     } else {
-      x_beta = eta_r[i];
+      x_beta = eta_r[i - begin];
     }
     const double eta = x_beta + (zu + (offset != nullptr ? offset[i] : 0.0));
     kernels::glm_observation_terms t;
@@ -118,7 +119,7 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
     if constexpr (kFusedX > 0) {
       for (int c = 0; c < m; ++c) xtr[c] += x_data[x_cols[c] + i] * t.d_eta;
     } else {
-      eta_r[i] = t.d_eta;
+      eta_r[i - begin] = t.d_eta;
     }
     for (std::size_t e = row_begin; e < row_end; ++e) {
       const double g_e = kUnitValues ? t.d_eta : z_values[e] * t.d_eta;
@@ -315,7 +316,7 @@ glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m, int threads,
                                  std::size_t min_chunk_rows)
     : model_(std::move(m)) {
   const design& d = model_->data();
-  if (!fuses_x_into_pass(d)) eta_r_.resize(d.n_obs);
+  fuses_x_ = fuses_x_into_pass(d);
   u_.resize(d.n_u);
   g_u_.resize(d.n_u);
   row_length_ = uniform_row_length(d.Z, d.n_obs);
@@ -325,6 +326,11 @@ glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m, int threads,
       std::min(static_cast<std::size_t>(std::max(threads, 1)), chunks_.size()));
   if (chunks_.size() > 1) {
     chunk_g_u_.assign(static_cast<std::size_t>(threads_), std::vector<double>(d.n_u, 0.0));
+  }
+  if (!fuses_x_) {
+    std::size_t most_rows = 0;
+    for (const row_chunk& c : chunks_) most_rows = std::max(most_rows, c.end - c.begin);
+    chunk_eta_r_.assign(static_cast<std::size_t>(threads_), std::vector<double>(most_rows));
   }
   chunk_log_lik_.resize(chunks_.size());
   chunk_sq_residual_.resize(chunks_.size());
@@ -336,7 +342,7 @@ void glm_cpu_density::evaluate_chunk(std::size_t k, double* g_u) const {
   const row_chunk& c = chunks_[k];
   const std::size_t n = d.n_obs, p = d.n_coefs();
   double* xtr = chunk_xtr_.data() + k * p;
-  if (eta_r_.empty()) {
+  if (fuses_x_) {
     // Few coefficients: Xβ and Xᵀr row by row inside the pass.
     double sums[max_fused_coefficients];
     observation_pass_of_family(row_length_, unit_values_, d, c.begin, c.end, values_.sigma,
@@ -350,11 +356,13 @@ void glm_cpu_density::evaluate_chunk(std::size_t k, double* g_u) const {
   Eigen::Map<const Eigen::MatrixXd> x_all(d.X.data(), static_cast<Eigen::Index>(n),
                                           static_cast<Eigen::Index>(p));
   const auto x = x_all.middleRows(first_row, rows);
-  // Xβ into eta_r; the observation pass adds Zu and the offset.
-  // Xβ in panels of 8 columns: Eigen's column-major gemv streams every column at once below 128
-  // columns, more read streams than the prefetcher follows (3× slower than Xᵀr at p = 48;
-  // bench/grad_eval --profile).
-  Eigen::Map<Eigen::VectorXd> x_beta(eta_r_.data() + c.begin, rows);
+  // Xβ into the thread's η of a chunk (chunk k runs on one thread of its wave, and the chunks of
+  // a wave use distinct vectors k mod threads: observation_passes); the pass adds Zu and the
+  // offset. Xβ in panels of 8 columns: Eigen's column-major gemv streams every column at once
+  // below 128 columns, more read streams than the prefetcher follows (3× slower than Xᵀr at
+  // p = 48; bench/grad_eval --profile).
+  double* eta_r = chunk_eta_r_[k % chunk_eta_r_.size()].data();
+  Eigen::Map<Eigen::VectorXd> x_beta(eta_r, rows);
   Eigen::Map<const Eigen::VectorXd> beta(values_.beta.data(), static_cast<Eigen::Index>(p));
   x_beta.setZero();
   constexpr Eigen::Index panel = 8;
@@ -364,11 +372,11 @@ void glm_cpu_density::evaluate_chunk(std::size_t k, double* g_u) const {
   }
   // η, the likelihood, r = d log p / d η (in eta_r) and ∇u = Zᵀr, in one pass.
   observation_pass_of_family(row_length_, unit_values_, d, c.begin, c.end, values_.sigma,
-                             u_.data(), fused_x{p, nullptr, nullptr}, eta_r_.data(), g_u,
+                             u_.data(), fused_x{p, nullptr, nullptr}, eta_r, g_u,
                              &chunk_log_lik_[k], &chunk_sq_residual_[k]);
   // Xᵀr over the chunk's rows.
   if (p > 0) {
-    Eigen::Map<const Eigen::VectorXd> r(eta_r_.data() + c.begin, rows);
+    Eigen::Map<const Eigen::VectorXd> r(eta_r, rows);
     Eigen::Map<Eigen::VectorXd>(xtr, static_cast<Eigen::Index>(p)).noalias() = x.transpose() * r;
   }
 }
