@@ -10,7 +10,8 @@
 #   deep:  4 chains at once (--threads 4), each one transition at the default maximum depth 10
 #          (--no-adapt --stepsize 1e-12: no U-turn in 1,023 leapfrog steps; the script checks
 #          treedepth__ = 10): the worst case of a run, the design plus four chains at their
-#          deepest, each keeping eta (n doubles) and the sampler's 12 + 4·9 vectors of length dim
+#          deepest, each keeping eta (a chunk of rows per thread, or none: glm_cpu_density) and
+#          the sampler's 12 + 4·9 vectors of length dim
 #          (host/mcmc/nuts.hpp) beside the adaptation's.
 #
 #   bench/memory.sh [HBGLM_BINARY] [N ...]     (defaults: build/cpu/hbglm, 100000 300000 1000000)
