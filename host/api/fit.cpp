@@ -233,7 +233,7 @@ fit_result run_fit(const problem& p, const fit_options& options, std::ostream& l
                               ? options.threads_per_chain
                               : std::max(1, static_cast<int>(hardware) / std::max(n_threads, 1));
   // No more threads than chunks of rows to share (1 below 8,192 rows), none on the GPU's host.
-  if (options.backend != backend_kind::cpu) {
+  if (options.backend != backend_kind::cpu || !detail::chunk_threads_available()) {
     threads_per_chain = 1;
   } else if (threads_per_chain > 1) {
     threads_per_chain = static_cast<int>(std::min(static_cast<std::size_t>(threads_per_chain),

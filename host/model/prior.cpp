@@ -440,6 +440,13 @@ long double beta_continued_fraction(long double a, long double b, long double x,
   throw std::runtime_error("incomplete beta continued fraction did not converge");
 }
 
+/** lgamma(x) without writing the global signgam as std::lgamma does (chains evaluate their
+ *  priors at once on several threads; glibc's lgamma_r). */
+double log_gamma(double x) {
+  int sign = 0;
+  return ::lgamma_r(x, &sign);
+}
+
 /** Stirling-series remainder lgamma(x) - ((x - 1/2) log x - x + log sqrt(2 pi)) for x >= 15;
  *  the first omitted term, 691/(360360 x^11), is below 3e-16 there. */
 double log_gamma_stirling_remainder(double x) {
@@ -454,7 +461,7 @@ double log_gamma_stirling_remainder(double x) {
  *  eps * lgamma(a) absolutely (1e-7 at a = 5e7), so for a >= 15 the leading Stirling terms are
  *  combined analytically as (a - 1/2) log1p(b/a) + b log(a + b) - b, which has no cancellation. */
 double log_gamma_ratio(double a, double b) {
-  if (a < 15.0) return std::lgamma(a + b) - std::lgamma(a);
+  if (a < 15.0) return log_gamma(a + b) - log_gamma(a);
   return (a - 0.5) * std::log1p(b / a) + b * std::log(a + b) - b +
          log_gamma_stirling_remainder(a + b) - log_gamma_stirling_remainder(a);
 }
@@ -471,7 +478,7 @@ double log_width(double lower, double upper) {
 double log_inverse_beta(double a, double b) {
   const double big = std::max(a, b);
   const double small = std::min(a, b);
-  return log_gamma_ratio(big, small) - std::lgamma(small);
+  return log_gamma_ratio(big, small) - log_gamma(small);
 }
 
 /** log I_x(a, b), the log regularized incomplete beta function, for b small (the t CDF uses
@@ -657,7 +664,7 @@ double prior_log_density(const prior_distribution& d, double x, double* d_dx) {
       if (x <= 0.0) {
         lp = -k_inf;
       } else {
-        lp = a[0] * std::log(a[1]) - std::lgamma(a[0]) + (a[0] - 1.0) * std::log(x) - a[1] * x;
+        lp = a[0] * std::log(a[1]) - log_gamma(a[0]) + (a[0] - 1.0) * std::log(x) - a[1] * x;
         grad = (a[0] - 1.0) / x - a[1];
       }
       break;

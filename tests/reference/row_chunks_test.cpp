@@ -86,8 +86,8 @@ TEST(RowChunks, PowersOfTwoOfContiguousChunksWithTheRangesOfUTheyTouch) {
   // The library's default: 1,000 rows are one chunk, as before chunks.
   EXPECT_EQ(plan_row_chunks(d).size(), 1u);
   EXPECT_EQ(plan_row_chunks(d).front().u_ranges.size(), 2u);
-  // No more threads than chunks.
-  EXPECT_EQ(glm_cpu_density(m, 40, 100).threads(), 8);
+  // No more threads than chunks (and one where the build has no OpenMP).
+  EXPECT_EQ(glm_cpu_density(m, 40, 100).threads(), detail::chunk_threads_available() ? 8 : 1);
   EXPECT_EQ(glm_cpu_density(m, 0, 100).threads(), 1);
 }
 
@@ -105,6 +105,9 @@ TEST(RowChunks, HalvedWhileTheLaterChunksTouchMoreEntriesOfUThanThereAreRows) {
   EXPECT_LE(later_chunks_entries(touched_ranges(d, n_chunks)), d.n_obs);
   EXPECT_GT(later_chunks_entries(touched_ranges(d, 2 * n_chunks)), d.n_obs);
   expect_contiguous_and_near_equal(chunks, d.n_obs);
+  // The halved chunks' ranges are merged pairs of the finer ones: each as a count finds it.
+  const auto ranges = touched_ranges(d, n_chunks);
+  for (std::size_t k = 0; k < n_chunks; ++k) EXPECT_EQ(chunks[k].u_ranges, ranges[k]) << k;
 }
 
 TEST(RowChunks, AModelWithoutGroupLevelTermsIsSplitToo) {

@@ -32,7 +32,9 @@ class cpu_vector final : public device_vector {
 /** The CPU implementation of the backend seam. */
 class cpu_backend final : public backend {
  public:
-  /** @param[in] density shared, read-only: several chains' backends may share one. */
+  /** @param[in] density this backend's own: an evaluation writes the density's scratch
+   *  (glm_cpu_density holds η, Zᵀr and the chunks' sums), so one density serves one chain at a
+   *  time, never two chains' backends at once. */
   explicit cpu_backend(std::shared_ptr<const log_density_function> density);
 
   backend_kind kind() const noexcept override { return backend_kind::cpu; }

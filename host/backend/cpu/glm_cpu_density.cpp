@@ -243,6 +243,8 @@ struct chunk_span {
 std::vector<chunk_span> chunk_spans(const design& d, std::size_t n_chunks) {
   const std::size_t n_terms = d.terms.size();
   std::vector<chunk_span> spans(n_chunks);
+  // The term of a column below is found by its u_offset: terms in u's order, the first at 0
+  // (build_design); Z has entries only where there are terms.
   for (std::size_t k = 0; k < n_chunks; ++k) {
     chunk_span& c = spans[k];
     c.begin = d.n_obs * k / n_chunks;
@@ -322,8 +324,10 @@ glm_cpu_density::glm_cpu_density(std::shared_ptr<const model> m, int threads,
   row_length_ = uniform_row_length(d.Z, d.n_obs);
   unit_values_ = row_length_ > 0 && all_values_one(d.Z);
   chunks_ = plan_row_chunks(d, min_chunk_rows);
-  threads_ = static_cast<int>(
-      std::min(static_cast<std::size_t>(std::max(threads, 1)), chunks_.size()));
+  threads_ = chunk_threads_available()
+                 ? static_cast<int>(
+                       std::min(static_cast<std::size_t>(std::max(threads, 1)), chunks_.size()))
+                 : 1;
   if (chunks_.size() > 1) {
     chunk_g_u_.assign(static_cast<std::size_t>(threads_), std::vector<double>(d.n_u, 0.0));
   }
@@ -412,7 +416,9 @@ void glm_cpu_density::observation_passes() const {
   };
   // Waves of n_threads chunks, each chunk on a thread, then the wave's Zᵀr added, each thread a
   // share of the entries; one parallel region for all the waves (a region costs a few µs, as
-  // much as a wave's sums on small models: InstEval).
+  // much as a wave's sums on small models: InstEval). Nothing in the region may throw (an
+  // exception leaving an OpenMP region ends the program): the pass's family and group-effect
+  // kernels and Eigen's products into the existing vectors do not.
 #ifdef _OPENMP
   if (n_threads > 1) {
 #pragma omp parallel num_threads(static_cast<int>(n_threads))
@@ -539,6 +545,14 @@ double glm_cpu_density::log_density_grad(const double* q, double* grad) const {
   }
   m.globals_backward(q, values_, grads_, grad);
   return lp;
+}
+
+bool chunk_threads_available() noexcept {
+#ifdef _OPENMP
+  return true;
+#else
+  return false;
+#endif
 }
 
 std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model> m, int threads) {

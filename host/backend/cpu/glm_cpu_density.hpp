@@ -60,7 +60,8 @@ class glm_cpu_density final : public log_density_function {
   explicit glm_cpu_density(std::shared_ptr<const model> m, int threads = 1,
                            std::size_t min_chunk_rows = default_min_chunk_rows);
   std::size_t n_chunks() const noexcept { return chunks_.size(); }
-  /// The threads an evaluation uses: the constructor's, at least 1 and at most n_chunks().
+  /// The threads an evaluation uses: the constructor's, at least 1 and at most n_chunks() (1
+  /// without OpenMP: chunk_threads_available).
   int threads() const noexcept { return threads_; }
   std::size_t dim() const noexcept override { return model_->dim(); }
   double log_density_grad(const double* q, double* grad) const override;
@@ -96,6 +97,10 @@ class glm_cpu_density final : public log_density_function {
   mutable global_values values_;
   mutable global_gradients grads_;
 };
+
+/** Whether a chain's evaluation can use several threads: this build has OpenMP (CMake warns
+ *  when it does not, and every chain then runs on one thread). */
+bool chunk_threads_available() noexcept;
 
 /** A CPU backend for one chain of @p m whose evaluations use @p threads threads. */
 std::unique_ptr<backend> make_cpu_backend(std::shared_ptr<const model> m, int threads = 1);
