@@ -295,10 +295,11 @@ void likelihood_pass(const design& d, double sigma, const double* eta, double* r
                      double* sq_residual) {
   double lp = 0.0, sq = 0.0;
   const bool has_se = !d.se.empty();
+  const double inv_sigma = 1.0 / sigma;
   for (std::size_t i = 0; i < d.n_obs; ++i) {
     const double trials = d.trials.empty() ? 0.0 : d.trials[i];
-    const double scale = has_se ? d.se[i] : sigma;
-    const auto t = hbglm::kernels::glm_observation(F, d.y[i], eta[i], trials, scale);
+    const double inv_scale = has_se ? 1.0 / d.se[i] : inv_sigma;
+    const auto t = hbglm::kernels::glm_observation(F, d.y[i], eta[i], trials, inv_scale);
     lp += t.log_lik;
     sq += t.sq_residual;
     r[i] = t.d_eta;

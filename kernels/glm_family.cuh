@@ -34,19 +34,12 @@ HBGLM_HOST_DEVICE inline double inv_logit(double x) {
   return e / (1.0 + e);
 }
 
-/** Gaussian, identity link, standard deviation @p sigma (the model's sigma or the known se_i):
- *  log p = -((y-eta)/sigma)²/2 [- log sigma - log(2π)/2, added elsewhere]. */
+/** Gaussian, identity link, standard deviation sigma (the model's sigma or the known se_i),
+ *  given as @p inv_sigma = 1 / sigma: log p = -((y-eta)/sigma)²/2 [- log sigma - log(2π)/2,
+ *  added elsewhere]. The inverse because callers form 1 / sigma once for all rows: two
+ *  divisions a row cost the CPU about 9% of InstEval's gradient (session 14). */
 HBGLM_HOST_DEVICE inline glm_observation_terms glm_gaussian_identity(double y, double eta,
-                                                                     double sigma) {
-  const double z = (y - eta) / sigma;
-  return {-0.5 * z * z, z / sigma, z * z};
-}
-
-/** glm_gaussian_identity given 1 / sigma: two multiplications for its two divisions, within an
- *  ulp or two of it. On the CPU the two divisions a row cost about 9% of InstEval's gradient
- *  (session 14; the CUDA kernels keep them, unmeasured there). */
-HBGLM_HOST_DEVICE inline glm_observation_terms glm_gaussian_identity_of_inverse(
-    double y, double eta, double inv_sigma) {
+                                                                     double inv_sigma) {
   const double z = (y - eta) * inv_sigma;
   return {-0.5 * z * z, z * inv_sigma, z * z};
 }
@@ -83,12 +76,13 @@ HBGLM_HOST_DEVICE inline glm_observation_terms glm_poisson_log(double y, double 
   return {y * eta - mu, y - mu, 0.0};
 }
 
-/** Dispatch on the family. @p trials is used by binomial; @p sigma by gaussian. */
+/** Dispatch on the family. @p trials is used by binomial; @p inv_sigma (1 / sigma or 1 / se_i)
+ *  by gaussian. */
 HBGLM_HOST_DEVICE inline glm_observation_terms glm_observation(glm_family_id family, double y,
                                                                double eta, double trials,
-                                                               double sigma) {
+                                                               double inv_sigma) {
   switch (family) {
-    case glm_family_id::gaussian_identity: return glm_gaussian_identity(y, eta, sigma);
+    case glm_family_id::gaussian_identity: return glm_gaussian_identity(y, eta, inv_sigma);
     case glm_family_id::bernoulli_logit: return glm_bernoulli_logit(y, eta);
     case glm_family_id::binomial_logit: return glm_binomial_logit(y, trials, eta);
     case glm_family_id::poisson_log: return glm_poisson_log(y, eta);

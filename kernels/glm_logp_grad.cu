@@ -22,12 +22,13 @@ __global__ void glm_likelihood_kernel(glm_likelihood_args args) {
   using block_reduce = cub::BlockReduce<pair_sum, reduce_block_size>;
   __shared__ typename block_reduce::TempStorage storage;
   pair_sum local{0.0, 0.0};
+  const double inv_sigma = 1.0 / args.sigma;
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        i < args.n; i += stride) {
     const double trials = args.trials ? args.trials[i] : 0.0;
-    const double scale = args.se ? args.se[i] : args.sigma;
-    const glm_observation_terms t = glm_observation(F, args.y[i], args.eta[i], trials, scale);
+    const double inv_scale = args.se ? 1.0 / args.se[i] : inv_sigma;
+    const glm_observation_terms t = glm_observation(F, args.y[i], args.eta[i], trials, inv_scale);
     args.r[i] = t.d_eta;
     local.log_lik += t.log_lik;
     local.sq += t.sq_residual;

@@ -206,7 +206,7 @@ magnitudes magnitudes_at(const model& m, const std::vector<double>& q) {
       max_x = std::max(max_x, std::fabs(d.Z.values[static_cast<std::size_t>(e)]));
     }
     const auto t = kernels::glm_observation(fam, d.y[i], eta, d.trials.empty() ? 0.0 : d.trials[i],
-                                            d.se.empty() ? v.sigma : d.se[i]);
+                                            1.0 / (d.se.empty() ? v.sigma : d.se[i]));
     out.lp += std::fabs(t.log_lik);
     r[i] = t.d_eta;
     sum_abs_r += std::fabs(t.d_eta);

@@ -72,7 +72,7 @@ TEST(GlmLikelihoodCuda, MatchesCpuForEveryFamilyAndSize) {
       std::vector<double> r_cpu(n);
       double lp_cpu = 0.0, sq_cpu = 0.0, magnitude = 0.0;
       for (std::size_t i = 0; i < n; ++i) {
-        const auto t = kernels::glm_observation(family, y[i], eta[i], trials[i], sigma);
+        const auto t = kernels::glm_observation(family, y[i], eta[i], trials[i], 1.0 / sigma);
         r_cpu[i] = t.d_eta;
         lp_cpu += t.log_lik;
         sq_cpu += t.sq_residual;

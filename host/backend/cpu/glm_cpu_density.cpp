@@ -107,13 +107,9 @@ void observation_pass(const design& d, std::size_t begin, std::size_t end, doubl
       x_beta = eta_r[i - begin];
     }
     const double eta = x_beta + (zu + (offset != nullptr ? offset[i] : 0.0));
-    kernels::glm_observation_terms t;
-    if constexpr (F == kernels::glm_family_id::gaussian_identity) {
-      t = kernels::glm_gaussian_identity_of_inverse(y[i], eta,
-                                                    se != nullptr ? 1.0 / se[i] : inv_sigma);
-    } else {
-      t = kernels::glm_observation(F, y[i], eta, trials != nullptr ? trials[i] : 0.0, sigma);
-    }
+    const kernels::glm_observation_terms t =
+        kernels::glm_observation(F, y[i], eta, trials != nullptr ? trials[i] : 0.0,
+                                 se != nullptr ? 1.0 / se[i] : inv_sigma);
     lp += t.log_lik;
     sq += t.sq_residual;
     if constexpr (kFusedX > 0) {
