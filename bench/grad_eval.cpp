@@ -805,7 +805,6 @@ bool profile(const hbglm::problem& prob, const std::vector<double>& q,
   return agree;
 }
 
-
 /// --data: the library's density on a CSV file's model (as `hbglm sample` builds it, default
 /// priors), at fixed_q, one thread (and T threads with --threads T, alternately).
 /// @return whether the threaded density gave the same bits (true without --threads)

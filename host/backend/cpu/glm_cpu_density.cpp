@@ -372,7 +372,7 @@ void glm_cpu_density::evaluate_chunk(std::size_t k, double* g_u) const {
   }
   // η, the likelihood, r = d log p / d η (in eta_r) and ∇u = Zᵀr, in one pass.
   observation_pass_of_family(row_length_, unit_values_, d, c.begin, c.end, values_.sigma,
-                             u_.data(), fused_x{p, nullptr, nullptr}, eta_r, g_u,
+                             u_.data(), fused_x{}, eta_r, g_u,
                              &chunk_log_lik_[k], &chunk_sq_residual_[k]);
   // Xᵀr over the chunk's rows.
   if (p > 0) {
